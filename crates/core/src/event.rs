@@ -1,0 +1,384 @@
+//! Events: every change to the governance state, the source of truth.
+//!
+//! State is derived by replaying events in sequence ([`crate::State::apply`]). The JSON encoding
+//! here (internally tagged by `type`, fields in declaration order) is the canonical stored form;
+//! [`EventRecord::public_json`] is the form that may be published, with secrets' hashes removed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId};
+use crate::stage::Stage;
+
+/// Who performed an action, as recorded in the event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Actor {
+    /// The provider (the lab) operating the gateway.
+    Provider {
+        /// A label for the operator credential used.
+        name: String,
+    },
+    /// A named official of an authority.
+    Authority {
+        /// The authority.
+        authority: AuthorityId,
+        /// The official.
+        official: OfficialName,
+    },
+    /// A customer acting on its own account.
+    Customer {
+        /// The customer.
+        customer: CustomerId,
+    },
+}
+
+impl Actor {
+    /// A short description for messages, e.g. `authority bis (j.doe)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Actor::Provider { name } => format!("provider ({name})"),
+            Actor::Authority { authority, official } => format!("authority {authority} ({official})"),
+            Actor::Customer { customer } => format!("customer {customer}"),
+        }
+    }
+}
+
+/// Where a model's traffic goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upstream {
+    /// Base URL of an OpenAI-compatible API, up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    /// The model name to send upstream; defaults to the public model name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_model: Option<String>,
+    /// Name of the environment variable holding the upstream API key (the key itself is never stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+}
+
+/// The models a directive applies to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DirectiveScope {
+    /// Every model, present and future.
+    AllModels,
+    /// The listed models.
+    Models {
+        /// The models.
+        models: Vec<ModelName>,
+    },
+}
+
+/// The evidence a directive relies on: disclosed by digest, or withheld with a stated reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "disclosure", rename_all = "snake_case")]
+pub enum Evidence {
+    /// Disclosed: a description and the SHA-256 of the document.
+    Disclosed {
+        /// What the evidence is.
+        description: String,
+        /// SHA-256 of the document, lowercase hex.
+        sha256: String,
+    },
+    /// Withheld, with the reason it is withheld.
+    Withheld {
+        /// Why it is withheld (e.g. classified).
+        reason: String,
+    },
+}
+
+/// A governance change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// A customer was registered.
+    CustomerCreated {
+        /// Its id.
+        customer: CustomerId,
+        /// Its display name.
+        name: String,
+        /// Its attributes (criteria and directives read them).
+        attributes: serde_json::Map<String, serde_json::Value>,
+    },
+    /// A customer's attributes were replaced.
+    CustomerAttributesSet {
+        /// The customer.
+        customer: CustomerId,
+        /// The new attributes.
+        attributes: serde_json::Map<String, serde_json::Value>,
+    },
+    /// An API key was issued to a customer.
+    KeyIssued {
+        /// The key's public id.
+        key_id: KeyId,
+        /// The owner.
+        customer: CustomerId,
+        /// A label chosen by the issuer.
+        label: String,
+        /// SHA-256 of the key; never published.
+        key_hash: SecretHash,
+    },
+    /// An API key was revoked.
+    KeyRevoked {
+        /// The key's public id.
+        key_id: KeyId,
+        /// Why.
+        reason: String,
+    },
+    /// An authority was registered.
+    AuthorityRegistered {
+        /// Its id.
+        authority: AuthorityId,
+        /// Its name.
+        name: String,
+    },
+    /// An official of an authority received a role token.
+    OfficialTokenIssued {
+        /// The token's public id.
+        token_id: TokenId,
+        /// The authority.
+        authority: AuthorityId,
+        /// The official.
+        official: OfficialName,
+        /// SHA-256 of the token; never published.
+        token_hash: SecretHash,
+    },
+    /// A model was registered (in `draft`).
+    ModelRegistered {
+        /// Its public name.
+        model: ModelName,
+        /// A description.
+        description: String,
+        /// Where its traffic goes.
+        upstream: Upstream,
+    },
+    /// A model's upstream was replaced.
+    UpstreamSet {
+        /// The model.
+        model: ModelName,
+        /// The new upstream.
+        upstream: Upstream,
+    },
+    /// A model moved between stages.
+    StageChanged {
+        /// The model.
+        model: ModelName,
+        /// The stage it left.
+        from: Stage,
+        /// The stage it entered.
+        to: Stage,
+        /// Why.
+        reason: String,
+    },
+    /// A criteria version was published for a model.
+    CriteriaPublished {
+        /// The model.
+        model: ModelName,
+        /// Version number, 1 for the first.
+        version: u32,
+        /// SHA-256 of `policies`, lowercase hex.
+        content_hash: String,
+        /// Human-readable text of the criteria.
+        text: String,
+        /// The Cedar policies.
+        policies: String,
+    },
+    /// A customer was granted access to a model.
+    GrantIssued {
+        /// The customer.
+        customer: CustomerId,
+        /// The model.
+        model: ModelName,
+        /// When the grant lapses, if time-bound.
+        expires_at: Option<Timestamp>,
+        /// Why.
+        reason: String,
+    },
+    /// A customer's grant was revoked.
+    GrantRevoked {
+        /// The customer.
+        customer: CustomerId,
+        /// The model.
+        model: ModelName,
+        /// From when the revocation applies (after the notice period).
+        effective_at: Timestamp,
+        /// Why.
+        reason: String,
+    },
+    /// An authority issued a directive.
+    DirectiveIssued {
+        /// Its id.
+        directive: DirectiveId,
+        /// The issuing authority.
+        issuer: AuthorityId,
+        /// The legal basis cited.
+        legal_basis: String,
+        /// What it orders, in words.
+        description: String,
+        /// The models it applies to.
+        scope: DirectiveScope,
+        /// The Cedar `forbid` policies.
+        policies: String,
+        /// SHA-256 of `policies`, lowercase hex.
+        content_hash: String,
+        /// When it was issued.
+        issued_at: Timestamp,
+        /// When it takes effect; `effective_at - issued_at` is the notice period.
+        effective_at: Timestamp,
+        /// When it lapses, if it does.
+        expires_at: Option<Timestamp>,
+        /// Required when the notice period is zero.
+        emergency_justification: Option<String>,
+        /// Its evidence.
+        evidence: Evidence,
+    },
+    /// A directive was lifted.
+    DirectiveLifted {
+        /// The directive.
+        directive: DirectiveId,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Event {
+    /// The event's type name, e.g. `directive_issued`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::CustomerCreated { .. } => "customer_created",
+            Event::CustomerAttributesSet { .. } => "customer_attributes_set",
+            Event::KeyIssued { .. } => "key_issued",
+            Event::KeyRevoked { .. } => "key_revoked",
+            Event::AuthorityRegistered { .. } => "authority_registered",
+            Event::OfficialTokenIssued { .. } => "official_token_issued",
+            Event::ModelRegistered { .. } => "model_registered",
+            Event::UpstreamSet { .. } => "upstream_set",
+            Event::StageChanged { .. } => "stage_changed",
+            Event::CriteriaPublished { .. } => "criteria_published",
+            Event::GrantIssued { .. } => "grant_issued",
+            Event::GrantRevoked { .. } => "grant_revoked",
+            Event::DirectiveIssued { .. } => "directive_issued",
+            Event::DirectiveLifted { .. } => "directive_lifted",
+        }
+    }
+}
+
+/// An event with its place in the sequence, its time and its actor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Position in the event sequence, starting at 1, without gaps.
+    pub seq: u64,
+    /// When it was accepted.
+    pub at: Timestamp,
+    /// Who caused it.
+    pub actor: Actor,
+    /// What changed.
+    pub event: Event,
+}
+
+/// Version of the canonical encoding; bump when a field changes meaning.
+pub const ENCODING_VERSION: u32 = 1;
+
+impl EventRecord {
+    /// The stored encoding (everything, including secret hashes).
+    ///
+    /// # Errors
+    ///
+    /// Only if JSON serialisation fails, which plain data does not.
+    pub fn to_stored_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    /// Parses the stored encoding.
+    ///
+    /// # Errors
+    ///
+    /// Returns the JSON error when the text is not a stored event.
+    pub fn from_stored_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The publishable form: `{"v":1, "seq", "at", "actor", "event"}` with key and token hashes
+    /// removed, so nothing derived from a secret leaves the operator's store.
+    pub fn public_json(&self) -> String {
+        let mut event = serde_json::to_value(&self.event).unwrap_or(serde_json::Value::Null);
+        if let Some(map) = event.as_object_mut() {
+            map.remove("key_hash");
+            map.remove("token_hash");
+        }
+        canonical_json(&serde_json::json!({
+            "v": ENCODING_VERSION,
+            "seq": self.seq,
+            "at": self.at,
+            "actor": self.actor,
+            "event": event,
+        }))
+    }
+}
+
+/// Serialises JSON with object keys sorted at every level and no insignificant whitespace, so
+/// equal values always produce equal bytes (and equal hashes).
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_form_drops_secret_hashes() {
+        let record = EventRecord {
+            seq: 7,
+            at: Timestamp::from_millis(1000),
+            actor: Actor::Provider { name: "ops".to_owned() },
+            event: Event::KeyIssued {
+                key_id: KeyId::parse("key_1").unwrap(),
+                customer: CustomerId::parse("acme").unwrap(),
+                label: "ci".to_owned(),
+                key_hash: SecretHash::of_secret("pk_secret"),
+            },
+        };
+        let stored = record.to_stored_json().unwrap();
+        assert!(stored.contains("key_hash"));
+        assert_eq!(EventRecord::from_stored_json(&stored).unwrap(), record);
+        let public = record.public_json();
+        assert_eq!(
+            public,
+            r#"{"actor":{"name":"ops","role":"provider"},"at":1000,"event":{"customer":"acme","key_id":"key_1","label":"ci","type":"key_issued"},"seq":7,"v":1}"#
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! Validated identifiers and time.
+//!
+//! Every identifier that crosses the core's boundary is parsed once into a newtype with a private
+//! field, so the rest of the core never re-checks a string (STYLE.md 13, "parse, don't validate").
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::InvalidValueError;
+
+/// Defines a string identifier newtype with a `parse` constructor and an `as_str` getter.
+///
+/// The allowed alphabet is deliberately narrow (ASCII letters, digits and `-_.:/`) so identifiers
+/// can appear in URLs, Cedar entity ids, log entries and error messages without escaping.
+macro_rules! string_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal, $max:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses an identifier.
+            ///
+            /// # Errors
+            ///
+            /// Returns an error naming the problem when the text is empty, too long or holds a
+            /// character outside ASCII letters, digits and `-_.:/`.
+            pub fn parse(text: &str) -> Result<Self, InvalidValueError> {
+                check_id(text, $what, $max).map(|()| Self(text.to_owned()))
+            }
+
+            /// The identifier as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidValueError;
+            fn try_from(text: String) -> Result<Self, Self::Error> {
+                check_id(&text, $what, $max).map(|()| Self(text))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A customer (an organisation holding API keys), e.g. `acme`.
+    CustomerId, "customer id", 64
+);
+string_id!(
+    /// The name clients use for a model, e.g. `frontier-5.6`.
+    ModelName, "model name", 128
+);
+string_id!(
+    /// A directive's id, e.g. `EC-2026-001`.
+    DirectiveId, "directive id", 64
+);
+string_id!(
+    /// The public id of an API key (not the key itself), e.g. `key_3f9a…`.
+    KeyId, "key id", 64
+);
+string_id!(
+    /// An authority (an agency), e.g. `bis`.
+    AuthorityId, "authority id", 64
+);
+string_id!(
+    /// A named official of an authority, e.g. `j.doe`.
+    OfficialName, "official name", 64
+);
+string_id!(
+    /// The id of a role token (not the token itself).
+    TokenId, "token id", 64
+);
+string_id!(
+    /// A trusted attester of end-user attributes, e.g. `idv-demo`.
+    AttesterId, "attester id", 64
+);
+
+fn check_id(text: &str, what: &str, max: usize) -> Result<(), InvalidValueError> {
+    if text.is_empty() {
+        return Err(InvalidValueError::new(format!("{what} is empty")));
+    }
+    if text.len() > max {
+        return Err(InvalidValueError::new(format!(
+            "{what} `{}…` is longer than {max} characters",
+            text.chars().take(16).collect::<String>()
+        )));
+    }
+    if let Some(bad) = text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/')))
+    {
+        return Err(InvalidValueError::new(format!(
+            "{what} `{text}` contains `{bad}`; use letters, digits and `-_.:/`"
+        )));
+    }
+    if !text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(InvalidValueError::new(format!(
+            "{what} `{text}` must start with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
+/// A point in time: milliseconds since the Unix epoch, UTC.
+///
+/// The core never reads a clock; callers pass `now` in (STYLE.md 2).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// A timestamp from milliseconds since the Unix epoch.
+    pub const fn from_millis(millis: i64) -> Self {
+        Self(millis)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn as_millis(self) -> i64 {
+        self.0
+    }
+
+    /// This time plus a number of milliseconds (saturating).
+    #[must_use]
+    pub const fn plus_millis(self, millis: i64) -> Self {
+        Self(self.0.saturating_add(millis))
+    }
+
+    /// Formats as RFC 3339 UTC with second precision, e.g. `2026-11-27T17:21:00Z`.
+    pub fn to_rfc3339(self) -> String {
+        let secs = self.0.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60
+        )
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+///
+/// Howard Hinnant's `civil_from_days`; written out here rather than pulling a date crate into
+/// the core for one formatting function.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The SHA-256 of a secret (API key or role token). Only this is stored; the secret is shown once.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SecretHash([u8; 32]);
+
+impl SecretHash {
+    /// Hashes a presented secret.
+    ///
+    /// A plain SHA-256 is enough here because the secrets are 256-bit random values, not
+    /// passwords: there is nothing to brute-force, and the request path needs a fast lookup.
+    pub fn of_secret(secret: &str) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// Parses the lowercase hex form used in storage.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error when the text is not 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<Self, InvalidValueError> {
+        let bytes = text.as_bytes();
+        if bytes.len() != 64 {
+            return Err(InvalidValueError::new("secret hash is not 64 hex digits".to_owned()));
+        }
+        let mut out = [0_u8; 32];
+        for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            let hex = std::str::from_utf8(pair)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok());
+            *slot = hex.ok_or_else(|| {
+                InvalidValueError::new("secret hash is not 64 hex digits".to_owned())
+            })?;
+        }
+        Ok(Self(out))
+    }
+
+    /// The lowercase hex form used in storage.
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Even the hash stays out of debug output and logs.
+        f.write_str("SecretHash(..)")
+    }
+}
+
+impl Serialize for SecretHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretHash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(input: &str, expect: Result<(), &str>) {
+        let got = CustomerId::parse(input).map(|_| ()).map_err(|e| e.to_string());
+        assert_eq!(got, expect.map_err(str::to_owned));
+    }
+
+    #[test]
+    fn customer_ids() {
+        check("acme", Ok(()));
+        check("acme-corp.eu_1", Ok(()));
+        check("", Err("customer id is empty"));
+        check("a b", Err("customer id `a b` contains ` `; use letters, digits and `-_.:/`"));
+        check("-x", Err("customer id `-x` must start with a letter or digit"));
+        check(
+            &"a".repeat(65),
+            Err("customer id `aaaaaaaaaaaaaaaa…` is longer than 64 characters"),
+        );
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(Timestamp::from_millis(0).to_rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp::from_millis(1_795_800_060_000).to_rfc3339(),
+            "2026-11-27T17:21:00Z"
+        );
+        assert_eq!(Timestamp::from_millis(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn secret_hash_round_trip() {
+        let hash = SecretHash::of_secret("pk_test");
+        assert_eq!(SecretHash::from_hex(&hash.to_hex()).unwrap(), hash);
+        assert!(SecretHash::from_hex("zz").is_err());
+        assert_eq!(format!("{hash:?}"), "SecretHash(..)");
+    }
+}

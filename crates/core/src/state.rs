@@ -1,0 +1,543 @@
+//! The governance state, derived from events.
+//!
+//! `State` is a value built from persistent maps: cloning it is O(1) and an update touches
+//! O(log n) nodes, so the writer can apply an event to a copy and publish the copy as the next
+//! immutable snapshot while requests keep reading the previous one.
+
+use std::sync::Arc;
+
+use crate::attestation::TrustedAttester;
+use crate::error::PolicyError;
+use crate::event::{Actor, DirectiveScope, Event, EventRecord, Evidence, Upstream};
+use crate::ids::{AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId};
+use crate::policy::{CedarSchema, CompiledPolicies, PolicyKind};
+use crate::stage::Stage;
+
+/// A customer and what the request path needs to know about it.
+#[derive(Clone, Debug)]
+pub struct Customer {
+    /// Its id.
+    pub id: CustomerId,
+    /// Display name.
+    pub name: String,
+    /// Attributes, as set by the provider.
+    pub attributes: Arc<serde_json::Map<String, serde_json::Value>>,
+    /// The attribute class: customers with equal attributes share it, and share memoised
+    /// policy outcomes.
+    pub class_id: u32,
+    /// Grants held, by model.
+    pub grants: imbl::HashMap<ModelName, Grant>,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A customer's grant for one model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// When it was granted.
+    pub granted_at: Timestamp,
+    /// When it lapses, if time-bound.
+    pub expires_at: Option<Timestamp>,
+    /// When a revocation takes effect, if revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// Who granted it.
+    pub granted_by: Actor,
+    /// Why it was granted.
+    pub reason: String,
+}
+
+/// An API key's record (the key itself is never kept).
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    /// Public id.
+    pub key_id: KeyId,
+    /// Owner.
+    pub customer: CustomerId,
+    /// Label.
+    pub label: String,
+    /// Hash of the key.
+    pub key_hash: SecretHash,
+    /// Whether revoked.
+    pub revoked: bool,
+}
+
+/// An official's role token record.
+#[derive(Clone, Debug)]
+pub struct OfficialToken {
+    /// Public id.
+    pub token_id: TokenId,
+    /// The authority.
+    pub authority: AuthorityId,
+    /// The official.
+    pub official: OfficialName,
+}
+
+/// An authority.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authority {
+    /// Its id.
+    pub id: AuthorityId,
+    /// Its name.
+    pub name: String,
+}
+
+/// One published criteria version.
+#[derive(Clone, Debug)]
+pub struct Criteria {
+    /// Version number.
+    pub version: u32,
+    /// SHA-256 of the policies.
+    pub content_hash: String,
+    /// Human-readable text.
+    pub text: String,
+    /// When published.
+    pub published_at: Timestamp,
+    /// The compiled policies, or why they cannot be evaluated under the current schema (which
+    /// denies every request: fail closed).
+    pub compiled: Result<Arc<CompiledPolicies>, PolicyError>,
+}
+
+/// A stage change, kept for the model's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageChange {
+    /// When.
+    pub at: Timestamp,
+    /// From.
+    pub from: Stage,
+    /// To.
+    pub to: Stage,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub actor: Actor,
+}
+
+/// A model.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Public name.
+    pub name: ModelName,
+    /// A small number, unique per model, used in memo keys.
+    pub model_idx: u32,
+    /// Description.
+    pub description: String,
+    /// Upstream.
+    pub upstream: Upstream,
+    /// Current stage.
+    pub stage: Stage,
+    /// Stage history, oldest first.
+    pub stage_history: Vec<StageChange>,
+    /// The current criteria, if any were published.
+    pub criteria: Option<Arc<Criteria>>,
+    /// Content hashes of every published version, oldest first.
+    pub criteria_history: Vec<(u32, String, Timestamp)>,
+    /// Directives whose scope names this model (or all models), including future and lifted
+    /// ones; in-force checks happen per request against `now`.
+    ///
+    /// INVARIANT (directive-index): rebuilt whenever a directive is issued or lifted or a model
+    /// registered, so the request path never scans unrelated directives.
+    pub directives: Vec<Arc<Directive>>,
+}
+
+/// A directive.
+#[derive(Clone, Debug)]
+pub struct Directive {
+    /// Its id.
+    pub id: DirectiveId,
+    /// A small number, unique per directive, used in memo keys.
+    pub directive_idx: u32,
+    /// Issuer.
+    pub issuer: AuthorityId,
+    /// Issuing official.
+    pub issued_by: Actor,
+    /// Legal basis.
+    pub legal_basis: String,
+    /// What it orders, in words.
+    pub description: String,
+    /// Scope.
+    pub scope: DirectiveScope,
+    /// Policy text.
+    pub policies: String,
+    /// SHA-256 of the policy text.
+    pub content_hash: String,
+    /// Compiled policies; an error denies every request in scope (fail closed).
+    pub compiled: Result<Arc<CompiledPolicies>, PolicyError>,
+    /// When issued.
+    pub issued_at: Timestamp,
+    /// When effective.
+    pub effective_at: Timestamp,
+    /// When it lapses.
+    pub expires_at: Option<Timestamp>,
+    /// Emergency justification (zero notice).
+    pub emergency_justification: Option<String>,
+    /// Evidence.
+    pub evidence: Evidence,
+    /// When lifted, and why.
+    pub lifted: Option<(Timestamp, String)>,
+}
+
+impl Directive {
+    /// Whether it is in force at `now`.
+    pub fn in_force(&self, now: Timestamp) -> bool {
+        self.lifted.is_none() && self.effective_at <= now && self.expires_at.is_none_or(|end| now < end)
+    }
+
+    /// Whether its scope includes `model`.
+    pub fn applies_to(&self, model: &ModelName) -> bool {
+        match &self.scope {
+            DirectiveScope::AllModels => true,
+            DirectiveScope::Models { models } => models.contains(model),
+        }
+    }
+
+    /// The notice period in milliseconds.
+    pub fn notice_millis(&self) -> i64 {
+        self.effective_at.as_millis() - self.issued_at.as_millis()
+    }
+}
+
+/// The whole governance state at one point of the event sequence.
+#[derive(Clone, Debug)]
+pub struct State {
+    /// Sequence number of the last applied event (0 for none).
+    pub last_seq: u64,
+    schema: Arc<CedarSchema>,
+    attesters: Arc<[TrustedAttester]>,
+    customers: imbl::HashMap<CustomerId, Arc<Customer>>,
+    keys: imbl::HashMap<SecretHash, Arc<ApiKey>>,
+    key_ids: imbl::HashMap<KeyId, SecretHash>,
+    official_tokens: imbl::HashMap<SecretHash, Arc<OfficialToken>>,
+    token_ids: imbl::HashMap<TokenId, SecretHash>,
+    authorities: imbl::OrdMap<AuthorityId, Arc<Authority>>,
+    /// INVARIANT (class-interning): equal attribute maps (by canonical JSON) get the same class id,
+    /// and a class id is never reused for other attributes.
+    classes: imbl::HashMap<Arc<str>, u32>,
+    models: imbl::OrdMap<ModelName, Arc<Model>>,
+    directives: imbl::OrdMap<DirectiveId, Arc<Directive>>,
+}
+
+/// A stored event could not be applied: the store holds something this version cannot read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("event {seq} (`{kind}`) does not apply to the state: {problem}")]
+pub struct ReplayError {
+    /// The event's sequence number.
+    pub seq: u64,
+    /// The event's type.
+    pub kind: &'static str,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl State {
+    /// An empty state with a schema and the trusted attesters.
+    pub fn new(schema: Arc<CedarSchema>, attesters: Vec<TrustedAttester>) -> Self {
+        Self {
+            last_seq: 0,
+            schema,
+            attesters: attesters.into(),
+            customers: imbl::HashMap::new(),
+            keys: imbl::HashMap::new(),
+            key_ids: imbl::HashMap::new(),
+            official_tokens: imbl::HashMap::new(),
+            token_ids: imbl::HashMap::new(),
+            authorities: imbl::OrdMap::new(),
+            classes: imbl::HashMap::new(),
+            models: imbl::OrdMap::new(),
+            directives: imbl::OrdMap::new(),
+        }
+    }
+
+    /// The Cedar schema.
+    pub fn schema(&self) -> &CedarSchema {
+        &self.schema
+    }
+
+    /// The trusted attesters.
+    pub fn attesters(&self) -> &[TrustedAttester] {
+        &self.attesters
+    }
+
+    /// A customer by id.
+    pub fn customer(&self, id: &str) -> Option<&Arc<Customer>> {
+        self.customers.get(id)
+    }
+
+    /// Number of customers.
+    pub fn n_customers(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// Customers, in no particular order.
+    pub fn customers(&self) -> impl Iterator<Item = &Arc<Customer>> {
+        self.customers.values()
+    }
+
+    /// The key record for a presented key's hash.
+    pub fn key_by_hash(&self, hash: &SecretHash) -> Option<&Arc<ApiKey>> {
+        self.keys.get(hash)
+    }
+
+    /// The key record by public id.
+    pub fn key_by_id(&self, key_id: &str) -> Option<&Arc<ApiKey>> {
+        self.key_ids.get(key_id).and_then(|hash| self.keys.get(hash))
+    }
+
+    /// Keys of one customer.
+    pub fn keys_of<'a>(&'a self, customer: &'a str) -> impl Iterator<Item = &'a Arc<ApiKey>> + 'a {
+        self.keys.values().filter(move |k| k.customer.as_str() == customer)
+    }
+
+    /// The official token record for a presented token's hash.
+    pub fn official_token_by_hash(&self, hash: &SecretHash) -> Option<&Arc<OfficialToken>> {
+        self.official_tokens.get(hash)
+    }
+
+    /// Whether a token id is taken.
+    pub fn has_token_id(&self, token_id: &str) -> bool {
+        self.token_ids.contains_key(token_id)
+    }
+
+    /// An authority by id.
+    pub fn authority(&self, id: &str) -> Option<&Arc<Authority>> {
+        self.authorities.get(id)
+    }
+
+    /// Authorities, by id.
+    pub fn authorities(&self) -> impl Iterator<Item = &Arc<Authority>> {
+        self.authorities.values()
+    }
+
+    /// A model by name.
+    pub fn model(&self, name: &str) -> Option<&Arc<Model>> {
+        self.models.get(name)
+    }
+
+    /// Models, by name.
+    pub fn models(&self) -> impl Iterator<Item = &Arc<Model>> {
+        self.models.values()
+    }
+
+    /// A directive by id.
+    pub fn directive(&self, id: &str) -> Option<&Arc<Directive>> {
+        self.directives.get(id)
+    }
+
+    /// Directives, by id.
+    pub fn directives(&self) -> impl Iterator<Item = &Arc<Directive>> {
+        self.directives.values()
+    }
+
+    /// Applies a stored event. Events were validated when they were accepted, so this only fails
+    /// when the store holds something inconsistent (e.g. a gap in the sequence).
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`ReplayError`] naming the event and the problem.
+    pub fn apply(&mut self, record: &EventRecord) -> Result<(), ReplayError> {
+        let fail = |problem: String| ReplayError { seq: record.seq, kind: record.event.kind(), problem };
+        if record.seq != self.last_seq + 1 {
+            return Err(fail(format!("expected sequence number {}", self.last_seq + 1)));
+        }
+        match &record.event {
+            Event::CustomerCreated { customer, name, attributes } => {
+                if self.customers.contains_key(customer) {
+                    return Err(fail(format!("customer `{customer}` already exists")));
+                }
+                let (attributes, class_id) = self.intern_class(attributes);
+                self.customers.insert(
+                    customer.clone(),
+                    Arc::new(Customer {
+                        id: customer.clone(),
+                        name: name.clone(),
+                        attributes,
+                        class_id,
+                        grants: imbl::HashMap::new(),
+                        created_at: record.at,
+                    }),
+                );
+            }
+            Event::CustomerAttributesSet { customer, attributes } => {
+                let (attributes, class_id) = self.intern_class(attributes);
+                let entry = self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                let updated = Arc::make_mut(entry);
+                updated.attributes = attributes;
+                updated.class_id = class_id;
+            }
+            Event::KeyIssued { key_id, customer, label, key_hash } => {
+                if !self.customers.contains_key(customer) {
+                    return Err(fail(format!("no customer `{customer}`")));
+                }
+                self.key_ids.insert(key_id.clone(), *key_hash);
+                self.keys.insert(
+                    *key_hash,
+                    Arc::new(ApiKey {
+                        key_id: key_id.clone(),
+                        customer: customer.clone(),
+                        label: label.clone(),
+                        key_hash: *key_hash,
+                        revoked: false,
+                    }),
+                );
+            }
+            Event::KeyRevoked { key_id, .. } => {
+                let hash = *self.key_ids.get(key_id).ok_or_else(|| fail(format!("no key `{key_id}`")))?;
+                if let Some(key) = self.keys.get_mut(&hash) {
+                    Arc::make_mut(key).revoked = true;
+                }
+            }
+            Event::AuthorityRegistered { authority, name } => {
+                self.authorities
+                    .insert(authority.clone(), Arc::new(Authority { id: authority.clone(), name: name.clone() }));
+            }
+            Event::OfficialTokenIssued { token_id, authority, official, token_hash } => {
+                self.token_ids.insert(token_id.clone(), *token_hash);
+                self.official_tokens.insert(
+                    *token_hash,
+                    Arc::new(OfficialToken {
+                        token_id: token_id.clone(),
+                        authority: authority.clone(),
+                        official: official.clone(),
+                    }),
+                );
+            }
+            Event::ModelRegistered { model, description, upstream } => {
+                let model_idx = u32::try_from(self.models.len()).unwrap_or(u32::MAX);
+                let directives = self.directives.values().filter(|d| d.applies_to(model)).cloned().collect();
+                self.models.insert(
+                    model.clone(),
+                    Arc::new(Model {
+                        name: model.clone(),
+                        model_idx,
+                        description: description.clone(),
+                        upstream: upstream.clone(),
+                        stage: Stage::Draft,
+                        stage_history: Vec::new(),
+                        criteria: None,
+                        criteria_history: Vec::new(),
+                        directives,
+                    }),
+                );
+            }
+            Event::UpstreamSet { model, upstream } => {
+                let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
+                Arc::make_mut(entry).upstream = upstream.clone();
+            }
+            Event::StageChanged { model, from, to, reason } => {
+                let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
+                let updated = Arc::make_mut(entry);
+                updated.stage = *to;
+                updated.stage_history.push(StageChange {
+                    at: record.at,
+                    from: *from,
+                    to: *to,
+                    reason: reason.clone(),
+                    actor: record.actor.clone(),
+                });
+            }
+            Event::CriteriaPublished { model, version, content_hash, text, policies } => {
+                let compiled = CompiledPolicies::compile(&self.schema, PolicyKind::Criteria, policies).map(Arc::new);
+                let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
+                let updated = Arc::make_mut(entry);
+                updated.criteria_history.push((*version, content_hash.clone(), record.at));
+                updated.criteria = Some(Arc::new(Criteria {
+                    version: *version,
+                    content_hash: content_hash.clone(),
+                    text: text.clone(),
+                    published_at: record.at,
+                    compiled,
+                }));
+            }
+            Event::GrantIssued { customer, model, expires_at, reason } => {
+                let entry = self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                Arc::make_mut(entry).grants.insert(
+                    model.clone(),
+                    Grant {
+                        granted_at: record.at,
+                        expires_at: *expires_at,
+                        revoked_at: None,
+                        granted_by: record.actor.clone(),
+                        reason: reason.clone(),
+                    },
+                );
+            }
+            Event::GrantRevoked { customer, model, effective_at, .. } => {
+                let entry = self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                let grant = Arc::make_mut(entry)
+                    .grants
+                    .get_mut(model)
+                    .ok_or_else(|| fail(format!("customer `{customer}` holds no grant for `{model}`")))?;
+                grant.revoked_at = Some(*effective_at);
+            }
+            Event::DirectiveIssued {
+                directive,
+                issuer,
+                legal_basis,
+                description,
+                scope,
+                policies,
+                content_hash,
+                issued_at,
+                effective_at,
+                expires_at,
+                emergency_justification,
+                evidence,
+            } => {
+                let compiled = CompiledPolicies::compile(&self.schema, PolicyKind::Directive, policies).map(Arc::new);
+                let directive_idx = u32::try_from(self.directives.len()).unwrap_or(u32::MAX);
+                self.directives.insert(
+                    directive.clone(),
+                    Arc::new(Directive {
+                        id: directive.clone(),
+                        directive_idx,
+                        issuer: issuer.clone(),
+                        issued_by: record.actor.clone(),
+                        legal_basis: legal_basis.clone(),
+                        description: description.clone(),
+                        scope: scope.clone(),
+                        policies: policies.clone(),
+                        content_hash: content_hash.clone(),
+                        compiled,
+                        issued_at: *issued_at,
+                        effective_at: *effective_at,
+                        expires_at: *expires_at,
+                        emergency_justification: emergency_justification.clone(),
+                        evidence: evidence.clone(),
+                        lifted: None,
+                    }),
+                );
+                self.reindex_directives();
+            }
+            Event::DirectiveLifted { directive, reason } => {
+                let entry =
+                    self.directives.get_mut(directive).ok_or_else(|| fail(format!("no directive `{directive}`")))?;
+                Arc::make_mut(entry).lifted = Some((record.at, reason.clone()));
+                self.reindex_directives();
+            }
+        }
+        self.last_seq = record.seq;
+        Ok(())
+    }
+
+    // INVARIANT (directive-index): maintained here.
+    fn reindex_directives(&mut self) {
+        let names: Vec<ModelName> = self.models.keys().cloned().collect();
+        for name in names {
+            let directives: Vec<Arc<Directive>> =
+                self.directives.values().filter(|d| d.lifted.is_none() && d.applies_to(&name)).cloned().collect();
+            if let Some(model) = self.models.get_mut(&name) {
+                Arc::make_mut(model).directives = directives;
+            }
+        }
+    }
+
+    // INVARIANT (class-interning): maintained here.
+    fn intern_class(
+        &mut self,
+        attributes: &serde_json::Map<String, serde_json::Value>,
+    ) -> (Arc<serde_json::Map<String, serde_json::Value>>, u32) {
+        let canonical: Arc<str> = Arc::from(crate::event::canonical_json(&serde_json::Value::Object(attributes.clone())));
+        let next = u32::try_from(self.classes.len()).unwrap_or(u32::MAX);
+        let class_id = *self.classes.entry(canonical).or_insert(next);
+        (Arc::new(attributes.clone()), class_id)
+    }
+}
