@@ -109,7 +109,10 @@ impl CedarSchema {
         &self,
         attributes: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), String> {
-        self.entities("check", attributes, "check").map(|_| ())
+        // The check entity's own name is noise in the message; the attribute is what matters.
+        self.entities("check", attributes, "check")
+            .map(|_| ())
+            .map_err(|message| message.replace(" on `Customer::\"check\"`", ""))
     }
 
     /// Checks an end-user record against the schema's `EndUser` context type.
@@ -140,7 +143,7 @@ impl CedarSchema {
             { "uid": { "type": "Customer", "id": customer_id }, "attrs": attributes, "parents": [] },
             { "uid": { "type": "Model", "id": model }, "attrs": {}, "parents": [] },
         ]);
-        Entities::from_json_value(json, Some(&self.schema)).map_err(|err| one_line(&err.to_string()))
+        Entities::from_json_value(json, Some(&self.schema)).map_err(|err| innermost(&err))
     }
 }
 
@@ -444,6 +447,16 @@ fn diagnostics_of(err: &dyn Diagnostic, text: &str) -> Vec<PolicyDiagnostic> {
     }
     out.dedup();
     out
+}
+
+/// The innermost cause of an error, on one line: Cedar's top-level messages are generic ("entity
+/// does not conform to the schema") and the useful part is in the source.
+fn innermost(err: &dyn std::error::Error) -> String {
+    let mut current = err;
+    while let Some(inner) = current.source() {
+        current = inner;
+    }
+    one_line(&current.to_string())
 }
 
 fn one_line(text: &str) -> String {
