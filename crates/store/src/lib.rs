@@ -1,1 +1,69 @@
+//! Durable event storage for Portcullis.
+//!
+//! Events are the source of truth: the store appends them in sequence and hands them back in
+//! order on start, and the gateway rebuilds its state by replaying them. An append returns only
+//! after the transaction is on disk (SQLite WAL with `synchronous = FULL`, so each commit is
+//! fsynced), which is what lets the API acknowledge a change.
+//!
+//! # Layout
+//!
+//! - [`EventStore`]: the interface the gateway's writer uses.
+//! - [`sqlite`]: the embedded default, one file.
+#![deny(missing_docs)]
 
+pub mod sqlite;
+
+use portcullis_core::EventRecord;
+
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// A stored event could not be decoded.
+    #[error("stored event {seq} is unreadable: {problem}")]
+    Corrupt {
+        /// Its sequence number.
+        seq: i64,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An append did not continue the sequence (another writer, or a bug).
+    #[error("event {got} does not follow the stored sequence, which ends at {last}")]
+    OutOfSequence {
+        /// The last stored sequence number.
+        last: u64,
+        /// The sequence number offered.
+        got: u64,
+    },
+    /// The database was written by a newer version of Portcullis.
+    #[error("database schema version {found} is newer than this program supports ({supported})")]
+    TooNew {
+        /// Version found.
+        found: i64,
+        /// Newest supported.
+        supported: i64,
+    },
+}
+
+/// Where events are kept.
+pub trait EventStore: Send {
+    /// Every stored event, in sequence order.
+    ///
+    /// # Errors
+    ///
+    /// Fails on a database error or an unreadable event.
+    fn load_events(&mut self) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Appends events atomically and durably: when this returns `Ok`, all of them are on disk;
+    /// when it returns `Err`, none of them are.
+    ///
+    /// # Errors
+    ///
+    /// Fails on a database error or when the events do not continue the stored sequence.
+    fn append(&mut self, records: &[EventRecord]) -> Result<(), StoreError>;
+}

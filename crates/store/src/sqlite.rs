@@ -1,0 +1,164 @@
+//! The embedded SQLite store.
+
+use std::path::Path;
+
+use portcullis_core::EventRecord;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{EventStore, StoreError};
+
+/// Migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: the event sequence. `record` is the canonical stored JSON of the whole `EventRecord`;
+    // `at` and `kind` are copies for operators querying the file by hand.
+    "CREATE TABLE events (
+        seq    INTEGER PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        kind   TEXT    NOT NULL,
+        record TEXT    NOT NULL
+    ) STRICT;",
+];
+
+/// Events in one SQLite file.
+pub struct SqliteStore {
+    connection: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and runs pending migrations.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the file cannot be opened, is not a Portcullis database, or was written by a
+    /// newer version.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let connection = Connection::open(path)?;
+        // WAL lets readers proceed during a write; `synchronous = FULL` fsyncs the WAL on every
+        // commit, so an acknowledged event survives power loss, not only a process crash.
+        // `NORMAL` would be faster but can lose the last commits on power failure.
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = Self { connection };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self.connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version > supported {
+            return Err(StoreError::TooNew { found: version, supported });
+        }
+        let transaction = self.connection.transaction()?;
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            transaction.execute_batch(sql)?;
+            transaction.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn last_seq(&self) -> Result<u64, StoreError> {
+        let last: Option<i64> = self
+            .connection
+            .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))
+            .optional()?
+            .flatten();
+        Ok(last.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+}
+
+impl EventStore for SqliteStore {
+    fn load_events(&mut self) -> Result<Vec<EventRecord>, StoreError> {
+        let mut statement = self.connection.prepare("SELECT seq, record FROM events ORDER BY seq")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+        let mut records = Vec::new();
+        for row in rows {
+            let (seq, text) = row?;
+            let record = EventRecord::from_stored_json(&text)
+                .map_err(|err| StoreError::Corrupt { seq, problem: err.to_string() })?;
+            if i64::try_from(record.seq).ok() != Some(seq) {
+                return Err(StoreError::Corrupt { seq, problem: format!("row holds event {}", record.seq) });
+            }
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    fn append(&mut self, records: &[EventRecord]) -> Result<(), StoreError> {
+        let mut expected = self.last_seq()? + 1;
+        let transaction = self.connection.transaction()?;
+        {
+            let mut insert = transaction.prepare_cached("INSERT INTO events (seq, at, kind, record) VALUES (?1, ?2, ?3, ?4)")?;
+            for record in records {
+                if record.seq != expected {
+                    return Err(StoreError::OutOfSequence { last: expected - 1, got: record.seq });
+                }
+                let text = record
+                    .to_stored_json()
+                    .map_err(|err| StoreError::Corrupt { seq: i64::try_from(record.seq).unwrap_or(-1), problem: err.to_string() })?;
+                let seq = i64::try_from(record.seq).map_err(|_| StoreError::OutOfSequence { last: expected - 1, got: record.seq })?;
+                insert.execute(params![seq, record.at.as_millis(), record.event.kind(), text])?;
+                expected += 1;
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_core::{Actor, AuthorityId, Event, Timestamp};
+
+    use super::*;
+
+    fn record(seq: u64) -> EventRecord {
+        EventRecord {
+            seq,
+            at: Timestamp::from_millis(1000 + i64::try_from(seq).unwrap()),
+            actor: Actor::Provider { name: "ops".to_owned() },
+            event: Event::AuthorityRegistered { authority: AuthorityId::parse(&format!("a{seq}")).unwrap(), name: "A".to_owned() },
+        }
+    }
+
+    #[test]
+    fn appends_survive_reopen_and_gaps_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        {
+            let mut store = SqliteStore::open(&path).unwrap();
+            store.append(&[record(1), record(2)]).unwrap();
+            let err = store.append(&[record(3), record(5)]).unwrap_err();
+            assert_eq!(err.to_string(), "event 5 does not follow the stored sequence, which ends at 3");
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        // The failed batch left nothing behind: all or nothing.
+        assert_eq!(store.load_events().unwrap(), vec![record(1), record(2)]);
+        store.append(&[record(3)]).unwrap();
+        assert_eq!(store.load_events().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn corrupt_rows_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.append(&[record(1)]).unwrap();
+        store.connection.execute("UPDATE events SET record = '{' WHERE seq = 1", []).unwrap();
+        let err = store.load_events().unwrap_err();
+        assert!(err.to_string().starts_with("stored event 1 is unreadable"), "{err}");
+    }
+
+    #[test]
+    fn newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        drop(SqliteStore::open(&path).unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert_eq!(err.to_string(), "database schema version 99 is newer than this program supports (1)");
+    }
+}
