@@ -153,6 +153,17 @@ impl Timestamp {
         Self(self.0.saturating_add(millis))
     }
 
+    /// Parses RFC 3339, e.g. `2026-11-27T17:21:00Z`, `2026-11-27T17:21:00.5+01:00`.
+    ///
+    /// # Errors
+    ///
+    /// Returns an error naming the text when it is not an RFC 3339 date-time.
+    pub fn parse_rfc3339(text: &str) -> Result<Self, InvalidValueError> {
+        parse_rfc3339(text).ok_or_else(|| {
+            InvalidValueError::new(format!("`{text}` is not an RFC 3339 date-time like `2026-11-27T17:21:00Z`"))
+        })
+    }
+
     /// Formats as RFC 3339 UTC with second precision, e.g. `2026-11-27T17:21:00Z`.
     pub fn to_rfc3339(self) -> String {
         let secs = self.0.div_euclid(1000);
@@ -172,6 +183,64 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
     }
+}
+
+fn parse_rfc3339(text: &str) -> Option<Timestamp> {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut rest = text.get(19..)?;
+    let mut millis = 0;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let padded: String = fraction.get(..digits)?.chars().chain(std::iter::repeat('0')).take(3).collect();
+        millis = padded.parse::<i64>().ok()?;
+        rest = fraction.get(digits..)?;
+    }
+    let offset_minutes = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.get(..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.get(3..4)? != ":" {
+                return None;
+            }
+            sign * (rest.get(1..3)?.parse::<i64>().ok()? * 60 + rest.get(4..6)?.parse::<i64>().ok()?)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    if civil_from_days(days) != (year, month, day) {
+        return None;
+    }
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(Timestamp(seconds * 1000 + millis))
+}
+
+/// (year, month, day) to days since 1970-01-01; the inverse of [`civil_from_days`].
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
@@ -294,6 +363,23 @@ mod tests {
             "2026-11-27T17:21:00Z"
         );
         assert_eq!(Timestamp::from_millis(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn rfc3339_parsing() {
+        let table: &[(&str, Option<i64>)] = &[
+            ("2026-11-27T17:21:00Z", Some(1_795_800_060_000)),
+            ("2026-11-27T18:21:00+01:00", Some(1_795_800_060_000)),
+            ("2026-11-27T17:21:00.25Z", Some(1_795_800_060_250)),
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("2026-02-30T00:00:00Z", None),
+            ("2026-11-27 17:21", None),
+            ("2026-11-27T17:21:00", None),
+            ("tomorrow", None),
+        ];
+        for (text, expect) in table {
+            assert_eq!(Timestamp::parse_rfc3339(text).ok().map(Timestamp::as_millis), *expect, "{text}");
+        }
     }
 
     #[test]

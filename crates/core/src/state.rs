@@ -121,6 +121,8 @@ pub struct Model {
     pub model_idx: u32,
     /// Description.
     pub description: String,
+    /// When it was registered.
+    pub registered_at: Timestamp,
     /// Upstream.
     pub upstream: Upstream,
     /// Current stage.
@@ -409,6 +411,7 @@ impl State {
                         name: model.clone(),
                         model_idx,
                         description: description.clone(),
+                        registered_at: record.at,
                         upstream: upstream.clone(),
                         stage: Stage::Draft,
                         stage_history: Vec::new(),

@@ -1,1 +1,27 @@
+//! The Portcullis gateway: the OpenAI-compatible request path, the admin API, operations
+//! endpoints, and the single governance writer behind them.
+//!
+//! This crate is the IO driver around `portcullis-core` (STYLE.md 2): it owns sockets, the
+//! clock, the store and the wire formats; every decision and every state change is the core's.
+//!
+//! # Layout
+//!
+//! - [`startup`]: [`Application`], built from [`config::Settings`].
+//! - [`engine`]: the single writer and the atomically swapped snapshot.
+//! - [`routes`]: one module per route group (`v1` request path, `admin`, `ops`).
+//! - [`auth`], [`error`], [`metrics`], [`app`]: cross-cutting pieces.
+//! - [`demo`], [`demo_upstream`]: the seeded demo world and its canned upstream.
+#![deny(missing_docs)]
 
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod demo_upstream;
+pub mod engine;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod startup;
+
+pub use startup::Application;

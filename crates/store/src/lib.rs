@@ -66,4 +66,11 @@ pub trait EventStore: Send {
     ///
     /// Fails on a database error or when the events do not continue the stored sequence.
     fn append(&mut self, records: &[EventRecord]) -> Result<(), StoreError>;
+
+    /// Stored events with a sequence number above `after`, in order, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// Fails on a database error or an unreadable event.
+    fn events_after(&mut self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError>;
 }

@@ -72,8 +72,14 @@ impl SqliteStore {
 
 impl EventStore for SqliteStore {
     fn load_events(&mut self) -> Result<Vec<EventRecord>, StoreError> {
-        let mut statement = self.connection.prepare("SELECT seq, record FROM events ORDER BY seq")?;
-        let rows = statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+        self.events_after(0, usize::MAX)
+    }
+
+    fn events_after(&mut self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+        let mut statement = self.connection.prepare_cached("SELECT seq, record FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![after, limit], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
         let mut records = Vec::new();
         for row in rows {
             let (seq, text) = row?;

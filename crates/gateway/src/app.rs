@@ -1,0 +1,58 @@
+//! Shared application state and the JSON extractor used by every route.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, Request};
+use tokio::sync::Semaphore;
+
+use crate::auth::ProviderCredentials;
+use crate::config::Limits;
+use crate::engine::Engine;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// What every handler can reach; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The governance writer and current snapshot.
+    pub engine: Engine,
+    /// Provider credentials (hashed).
+    pub providers: ProviderCredentials,
+    /// The pooled upstream client.
+    pub http: reqwest::Client,
+    /// Upstream concurrency bound ([`Limits::max_upstream_concurrency`]).
+    pub upstream_slots: Arc<Semaphore>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Limits.
+    pub limits: Limits,
+    /// The base URL used in links.
+    pub public_base_url: Arc<str>,
+}
+
+/// `axum::Json`, but a rejection becomes an OpenAI-style 400 (or 413) naming the problem.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::TooLarge { limit: crate::routes::admin::MAX_ADMIN_BODY_BYTES })
+            }
+            Err(rejection) => {
+                let text = rejection.body_text();
+                // "Failed to deserialize the JSON body into the target type: missing field …"
+                // → "invalid JSON body: missing field …"
+                let detail = text.rsplit_once(": ").map_or(text.as_str(), |(_, d)| d);
+                Err(ApiError::bad_request(format!("invalid JSON body: {detail}")))
+            }
+        }
+    }
+}

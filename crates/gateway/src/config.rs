@@ -1,0 +1,158 @@
+//! Typed configuration: one TOML file, then `PORTCULLIS_…` environment variables.
+//!
+//! Nested keys use a double underscore in the environment: `PORTCULLIS_LIMITS__MAX_BODY_BYTES=1000`
+//! overrides `[limits] max_body_bytes`. Secrets are [`SecretString`]s: never printed, never logged.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Everything `portcullis serve` needs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on, e.g. `127.0.0.1:8080`; port 0 picks a free port.
+    pub listen: String,
+    /// Directory for the database and generated files; created if missing.
+    pub data_dir: PathBuf,
+    /// SQLite database file; defaults to `<data_dir>/portcullis.db`.
+    #[serde(default)]
+    pub database_path: Option<PathBuf>,
+    /// The base URL clients reach this gateway at, used in links (appeal and record URLs);
+    /// defaults to `http://<listen address>`.
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    /// A Cedar schema file replacing the built-in one.
+    #[serde(default)]
+    pub schema_path: Option<PathBuf>,
+    /// Limits on requests and upstream traffic.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Operator credentials for the provider role.
+    #[serde(default)]
+    pub provider_tokens: Vec<ProviderToken>,
+    /// Attesters whose end-user attestations are trusted.
+    #[serde(default)]
+    pub attesters: Vec<AttesterSettings>,
+    /// Log output.
+    #[serde(default)]
+    pub log: LogSettings,
+    /// Serve the built-in demo upstream under `/demo-upstream/v1` (a canned OpenAI-format
+    /// responder for `portcullis demo`; not a model).
+    #[serde(default)]
+    pub demo_upstream: bool,
+}
+
+/// Limits, each a bound on resources a client can make the gateway spend.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes; larger gets 413.
+    pub max_body_bytes: usize,
+    /// How long a whole non-streaming request may take, in seconds, before the gateway answers 504.
+    pub request_timeout_secs: u64,
+    /// How long the upstream may take to send response headers, in seconds (504 after).
+    pub upstream_timeout_secs: u64,
+    /// How long to wait to connect to an upstream, in seconds (502 after).
+    pub upstream_connect_timeout_secs: u64,
+    /// Requests in flight to upstreams at once; further requests wait for a slot. Protects
+    /// self-hosted model servers from a burst they cannot queue.
+    pub max_upstream_concurrency: usize,
+    /// How long shutdown waits for in-flight requests, in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 600,
+            upstream_timeout_secs: 120,
+            upstream_connect_timeout_secs: 5,
+            max_upstream_concurrency: 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// A provider (operator) credential.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderToken {
+    /// A label recorded as the actor of events, e.g. `ops`.
+    pub name: String,
+    /// The bearer token.
+    #[serde(serialize_with = "redact")]
+    pub token: SecretString,
+}
+
+fn redact<S: serde::Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str("[redacted]")
+}
+
+/// A trusted attester.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttesterSettings {
+    /// Its id, matched against a token's `iss`.
+    pub id: String,
+    /// Its Ed25519 public key: 32 bytes, base64 (standard or URL-safe).
+    pub public_key: String,
+    /// Optional RFC 3339 time after which its tokens are refused.
+    #[serde(default)]
+    pub not_after: Option<String>,
+}
+
+/// Log output settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// JSON lines instead of human-readable text.
+    pub json: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("portcullis-data"),
+            database_path: None,
+            public_base_url: None,
+            schema_path: None,
+            limits: Limits::default(),
+            provider_tokens: Vec::new(),
+            attesters: Vec::new(),
+            log: LogSettings::default(),
+            demo_upstream: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then the TOML file (if given), then `PORTCULLIS_*` environment variables.
+    ///
+    /// # Errors
+    ///
+    /// Returns figment's error, which names the key and the source (file or variable) at fault.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(Box::new(figment::Error::from(format!("config file `{}` does not exist", file.display()))));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::prefixed("PORTCULLIS_").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.database_path.clone().unwrap_or_else(|| self.data_dir.join("portcullis.db"))
+    }
+}

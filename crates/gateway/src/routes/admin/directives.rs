@@ -1,0 +1,174 @@
+//! Directives: issued and lifted by authorities; public to read.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use portcullis_core::state::Directive;
+use portcullis_core::{Command, DirectiveId, DirectiveScope, Evidence, ModelName, Timestamp};
+use serde::Deserialize;
+
+use crate::app::{ApiJson, AppState};
+use crate::error::ApiError;
+use crate::routes::admin::{last_seq, parse_id, parse_time, submit};
+
+/// Evidence as sent by clients.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, tag = "disclosure", rename_all = "snake_case")]
+pub enum EvidenceBody {
+    /// Disclosed by digest.
+    Disclosed {
+        /// What it is.
+        description: String,
+        /// SHA-256, lowercase hex.
+        sha256: String,
+    },
+    /// Withheld with a reason.
+    Withheld {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Body of `POST /admin/v1/directives`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueDirective {
+    id: String,
+    legal_basis: String,
+    description: String,
+    /// Model names, or `["*"]` for every model.
+    models: Vec<String>,
+    /// Cedar `forbid` policies.
+    policies: String,
+    /// RFC 3339; absent means now (an emergency, which needs a justification).
+    #[serde(default)]
+    effective_at: Option<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(default)]
+    emergency_justification: Option<String>,
+    evidence: EvidenceBody,
+}
+
+/// `POST /admin/v1/directives` (authority).
+pub async fn issue(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<IssueDirective>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let directive = parse_id("id", DirectiveId::parse, &body.id)?;
+    let scope = if body.models.iter().any(|m| m == "*") {
+        DirectiveScope::AllModels
+    } else {
+        let models = body
+            .models
+            .iter()
+            .map(|m| parse_id("models", ModelName::parse, m))
+            .collect::<Result<Vec<_>, _>>()?;
+        DirectiveScope::Models { models }
+    };
+    let evidence = match body.evidence {
+        EvidenceBody::Disclosed { description, sha256 } => Evidence::Disclosed { description, sha256 },
+        EvidenceBody::Withheld { reason } => Evidence::Withheld { reason },
+    };
+    let command = Command::IssueDirective {
+        directive: directive.clone(),
+        legal_basis: body.legal_basis,
+        description: body.description,
+        scope,
+        policies: body.policies,
+        effective_at: parse_time("effective_at", body.effective_at.as_deref())?,
+        expires_at: parse_time("expires_at", body.expires_at.as_deref())?,
+        emergency_justification: body.emergency_justification,
+        evidence,
+    };
+    submit(&app, &headers, command).await?;
+    Ok((StatusCode::CREATED, Json(directive_by_id(&app, directive.as_str())?)))
+}
+
+/// `GET /admin/v1/directives` (public): in force, scheduled, lifted and expired.
+pub async fn list(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let snapshot = app.engine.snapshot();
+    let now = app.engine.now();
+    let directives: Vec<serde_json::Value> = snapshot.state().directives().map(|d| directive_json(d, now)).collect();
+    Json(serde_json::json!({ "directives": directives }))
+}
+
+/// `GET /admin/v1/directives/{directive}` (public).
+pub async fn get_one(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    directive_by_id(&app, &id).map(Json)
+}
+
+/// Body of `POST /admin/v1/directives/{directive}/lift`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiftDirective {
+    reason: String,
+}
+
+/// `POST /admin/v1/directives/{directive}/lift` (the issuing authority).
+pub async fn lift(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LiftDirective>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let directive = parse_id("directive", DirectiveId::parse, &id)?;
+    let records = submit(&app, &headers, Command::LiftDirective { directive, reason: body.reason }).await?;
+    let mut json = directive_by_id(&app, &id)?;
+    if let Some(map) = json.as_object_mut() {
+        map.insert("event_seq".to_owned(), last_seq(&records).into());
+    }
+    Ok(Json(json))
+}
+
+fn directive_by_id(app: &AppState, id: &str) -> Result<serde_json::Value, ApiError> {
+    let snapshot = app.engine.snapshot();
+    let directive = snapshot
+        .state()
+        .directive(id)
+        .ok_or_else(|| ApiError::NotFound { message: format!("no directive `{id}`"), code: "not_found" })?;
+    Ok(directive_json(directive, app.engine.now()))
+}
+
+fn directive_json(d: &Directive, now: Timestamp) -> serde_json::Value {
+    let status = if d.lifted.is_some() {
+        "lifted"
+    } else if d.expires_at.is_some_and(|end| end <= now) {
+        "expired"
+    } else if d.effective_at > now {
+        "scheduled"
+    } else {
+        "in_force"
+    };
+    let scope = match &d.scope {
+        DirectiveScope::AllModels => serde_json::json!(["*"]),
+        DirectiveScope::Models { models } => serde_json::json!(models.iter().map(ModelName::as_str).collect::<Vec<_>>()),
+    };
+    let evidence = match &d.evidence {
+        Evidence::Disclosed { description, sha256 } => {
+            serde_json::json!({ "disclosure": "disclosed", "description": description, "sha256": sha256 })
+        }
+        Evidence::Withheld { reason } => serde_json::json!({ "disclosure": "withheld", "reason": reason }),
+    };
+    let notice_seconds = d.notice_millis() / 1000;
+    serde_json::json!({
+        "id": d.id.as_str(),
+        "issuer": d.issuer.as_str(),
+        "issued_by": d.issued_by.describe(),
+        "legal_basis": d.legal_basis,
+        "description": d.description,
+        "models": scope,
+        "policies": d.policies,
+        "content_hash": d.content_hash,
+        "issued_at": d.issued_at.to_rfc3339(),
+        "effective_at": d.effective_at.to_rfc3339(),
+        "expires_at": d.expires_at.map(Timestamp::to_rfc3339),
+        "notice_seconds": notice_seconds,
+        "emergency": notice_seconds <= 0,
+        "emergency_justification": d.emergency_justification,
+        "evidence": evidence,
+        "status": status,
+        "lifted": d.lifted.as_ref().map(|(at, reason)| serde_json::json!({ "at": at.to_rfc3339(), "reason": reason })),
+    })
+}

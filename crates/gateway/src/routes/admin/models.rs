@@ -1,0 +1,210 @@
+//! Models: registration, upstreams, stages, published criteria. Reads are public.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use portcullis_core::state::Model;
+use portcullis_core::{Command, ModelName, StageTarget, Timestamp, Upstream};
+use serde::Deserialize;
+
+use crate::app::{ApiJson, AppState};
+use crate::error::ApiError;
+use crate::routes::admin::{last_seq, parse_id, submit};
+
+/// Upstream as sent by clients.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamBody {
+    base_url: String,
+    #[serde(default)]
+    upstream_model: Option<String>,
+    #[serde(default)]
+    api_key_env: Option<String>,
+}
+
+impl From<UpstreamBody> for Upstream {
+    fn from(body: UpstreamBody) -> Self {
+        Upstream { base_url: body.base_url, upstream_model: body.upstream_model, api_key_env: body.api_key_env }
+    }
+}
+
+/// Body of `POST /admin/v1/models`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterModel {
+    name: String,
+    #[serde(default)]
+    description: String,
+    upstream: UpstreamBody,
+}
+
+/// `POST /admin/v1/models` (provider): registers a model in `draft`.
+pub async fn register(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RegisterModel>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let model = parse_id("name", ModelName::parse, &body.name)?;
+    submit(
+        &app,
+        &headers,
+        Command::RegisterModel { model: model.clone(), description: body.description, upstream: body.upstream.into() },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(model_by_name(&app, model.as_str())?)))
+}
+
+/// `GET /admin/v1/models` (public).
+pub async fn list(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let snapshot = app.engine.snapshot();
+    let now = app.engine.now();
+    let models: Vec<serde_json::Value> = snapshot.state().models().map(|m| model_json(m, now)).collect();
+    Json(serde_json::json!({ "models": models }))
+}
+
+/// `GET /admin/v1/models/{model}` (public): stage, history, criteria version, directives.
+pub async fn get_one(State(app): State<AppState>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    model_by_name(&app, &name).map(Json)
+}
+
+/// `PUT /admin/v1/models/{model}/upstream` (provider).
+pub async fn set_upstream(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<UpstreamBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let model = parse_id("model", ModelName::parse, &name)?;
+    let records = submit(&app, &headers, Command::SetUpstream { model, upstream: body.into() }).await?;
+    Ok(Json(serde_json::json!({ "event_seq": last_seq(&records) })))
+}
+
+/// Body of `POST /admin/v1/models/{model}/stage`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeStage {
+    to: String,
+    reason: String,
+}
+
+/// `POST /admin/v1/models/{model}/stage` (provider; an authority may suspend and resume).
+pub async fn change_stage(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ChangeStage>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let model = parse_id("model", ModelName::parse, &name)?;
+    let target = StageTarget::parse(&body.to).ok_or_else(|| ApiError::BadRequest {
+        message: format!("`{}` is not a stage target; use review, preview, general, suspended, resume or withdrawn", body.to),
+        param: Some("to"),
+        code: "invalid_value",
+    })?;
+    submit(&app, &headers, Command::ChangeStage { model, target, reason: body.reason }).await?;
+    model_by_name(&app, &name).map(Json)
+}
+
+/// Body of `POST /admin/v1/models/{model}/criteria`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishCriteria {
+    /// Human-readable text.
+    text: String,
+    /// Cedar `permit` policies.
+    policies: String,
+}
+
+/// `POST /admin/v1/models/{model}/criteria` (provider or authority): invalid Cedar is a 400
+/// with line and column for each problem.
+pub async fn publish_criteria(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PublishCriteria>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let model = parse_id("model", ModelName::parse, &name)?;
+    submit(&app, &headers, Command::PublishCriteria { model, text: body.text, policies: body.policies }).await?;
+    Ok((StatusCode::CREATED, Json(criteria_json(&app, &name)?)))
+}
+
+/// `GET /admin/v1/models/{model}/criteria` (public): the current version, its text, policies,
+/// clauses and hash, and the hashes of every earlier version.
+pub async fn get_criteria(State(app): State<AppState>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    criteria_json(&app, &name).map(Json)
+}
+
+fn criteria_json(app: &AppState, name: &str) -> Result<serde_json::Value, ApiError> {
+    let snapshot = app.engine.snapshot();
+    let model = snapshot.state().model(name).ok_or_else(|| no_model(name))?;
+    let Some(criteria) = &model.criteria else {
+        return Err(ApiError::NotFound { message: format!("no criteria published for model `{name}`"), code: "not_found" });
+    };
+    let (policies, clauses) = match &criteria.compiled {
+        Ok(compiled) => (
+            serde_json::Value::from(compiled.text()),
+            compiled
+                .clauses()
+                .map(|c| serde_json::json!({ "id": c.clause_id, "description": c.description }))
+                .collect::<Vec<_>>(),
+        ),
+        Err(err) => (serde_json::Value::Null, vec![serde_json::json!({ "error": err.to_string() })]),
+    };
+    let history: Vec<serde_json::Value> = model
+        .criteria_history
+        .iter()
+        .map(|(version, hash, at)| serde_json::json!({ "version": version, "content_hash": hash, "published_at": at.to_rfc3339() }))
+        .collect();
+    Ok(serde_json::json!({
+        "model": model.name.as_str(),
+        "version": criteria.version,
+        "content_hash": criteria.content_hash,
+        "published_at": criteria.published_at.to_rfc3339(),
+        "text": criteria.text,
+        "policies": policies,
+        "clauses": clauses,
+        "schema": snapshot.state().schema().text(),
+        "history": history,
+    }))
+}
+
+fn model_by_name(app: &AppState, name: &str) -> Result<serde_json::Value, ApiError> {
+    let snapshot = app.engine.snapshot();
+    let model = snapshot.state().model(name).ok_or_else(|| no_model(name))?;
+    Ok(model_json(model, app.engine.now()))
+}
+
+fn no_model(name: &str) -> ApiError {
+    ApiError::NotFound { message: format!("no model `{name}`"), code: "model_not_found" }
+}
+
+/// A model's public record. The upstream is left out: where traffic goes is the operator's
+/// business, not the register's.
+fn model_json(model: &Model, now: Timestamp) -> serde_json::Value {
+    let history: Vec<serde_json::Value> = model
+        .stage_history
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "at": c.at.to_rfc3339(),
+                "from": c.from.name(),
+                "to": c.to.name(),
+                "reason": c.reason,
+                "by": c.actor.describe(),
+            })
+        })
+        .collect();
+    let directives: Vec<serde_json::Value> = model
+        .directives
+        .iter()
+        .map(|d| serde_json::json!({ "id": d.id.as_str(), "issuer": d.issuer.as_str(), "in_force": d.in_force(now) }))
+        .collect();
+    serde_json::json!({
+        "name": model.name.as_str(),
+        "description": model.description,
+        "stage": model.stage.name(),
+        "registered_at": model.registered_at.to_rfc3339(),
+        "criteria": model.criteria.as_ref().map(|c| serde_json::json!({ "version": c.version, "content_hash": c.content_hash })),
+        "stage_history": history,
+        "directives": directives,
+    })
+}

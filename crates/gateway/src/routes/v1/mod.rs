@@ -1,0 +1,50 @@
+//! The OpenAI-compatible API: every call is gated, then forwarded.
+
+mod denial;
+mod inference;
+mod models;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+
+/// `/v1/...` routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/chat/completions", post(inference::chat_completions))
+        .route("/v1/completions", post(inference::completions))
+        .route("/v1/embeddings", post(inference::embeddings))
+        .route("/v1/responses", post(inference::responses))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{model}", get(models::get_one))
+}
+
+/// The authenticated caller of an OpenAI-compatible route, resolved against one snapshot.
+pub(crate) struct Caller {
+    /// The snapshot every check of this request reads.
+    pub snapshot: std::sync::Arc<portcullis_core::Snapshot>,
+    /// The customer owning the key.
+    pub customer: std::sync::Arc<portcullis_core::state::Customer>,
+    /// The end-user context from the attestation header.
+    pub end_user: portcullis_core::policy::EndUserContext,
+    /// The time of the decision.
+    pub now: portcullis_core::Timestamp,
+}
+
+/// Authenticates the API key and reads the attestation header.
+pub(crate) fn caller(app: &AppState, headers: &axum::http::HeaderMap) -> Result<Caller, crate::error::ApiError> {
+    let snapshot = app.engine.snapshot();
+    let key = crate::auth::api_key(&snapshot, crate::auth::bearer(headers)?)?;
+    let customer = snapshot
+        .state()
+        .customer(key.customer.as_str())
+        .cloned()
+        .ok_or_else(|| crate::error::ApiError::Unauthenticated("invalid or revoked API key".to_owned()))?;
+    let now = app.engine.now();
+    let attestation = headers
+        .get(portcullis_core::attestation::ATTESTATION_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let end_user = snapshot.end_user_context(attestation, customer.id.as_str(), now);
+    Ok(Caller { snapshot, customer, end_user, now })
+}

@@ -1,0 +1,215 @@
+//! Startup as an object: build binds the listener (port 0 allowed) and replays the events;
+//! `run_until_stopped` serves until SIGTERM or Ctrl-C, then drains in-flight requests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
+use base64::Engine as _;
+use portcullis_core::attestation::TrustedAttester;
+use portcullis_core::policy::CedarSchema;
+use portcullis_core::{AttesterId, State, Timestamp};
+use portcullis_store::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::app::AppState;
+use crate::auth::ProviderCredentials;
+use crate::config::{AttesterSettings, Settings};
+use crate::engine::{Clock, Engine, SystemClock};
+use crate::metrics::Metrics;
+
+/// How long an idle upstream connection stays in the pool.
+const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A built, not yet running, gateway.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    address: SocketAddr,
+    engine: Engine,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Opens the store, replays the events, binds the listener.
+    ///
+    /// # Errors
+    ///
+    /// Fails with a message naming what could not be done (data directory, schema, attester
+    /// key, database, address).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with a chosen clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`Application::build`].
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("failed to create the data directory `{}`", settings.data_dir.display()))?;
+        let schema = match &settings.schema_path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("failed to read the schema file `{}`", path.display()))?;
+                CedarSchema::parse(&text).with_context(|| format!("invalid schema in `{}`", path.display()))?
+            }
+            None => CedarSchema::default_schema().context("the built-in schema does not parse")?,
+        };
+        let attesters = settings
+            .attesters
+            .iter()
+            .map(parse_attester)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let database = settings.database_path();
+        let store = SqliteStore::open(&database)
+            .with_context(|| format!("failed to open the database `{}`", database.display()))?;
+        let engine = Engine::start(Box::new(store), State::new(Arc::new(schema), attesters), clock)
+            .with_context(|| format!("failed to load the governance state from `{}`", database.display()))?;
+
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("failed to listen on `{}`", settings.listen))?;
+        let address = listener.local_addr().context("failed to read the bound address")?;
+        let public_base_url = settings
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"))
+            .trim_end_matches('/')
+            .to_owned();
+
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(settings.limits.upstream_connect_timeout_secs))
+            .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
+            .tcp_nodelay(true)
+            .build()
+            .context("failed to build the upstream HTTP client")?;
+        let state = AppState {
+            engine: engine.clone(),
+            providers: ProviderCredentials::from_config(&settings.provider_tokens),
+            http,
+            upstream_slots: Arc::new(Semaphore::new(settings.limits.max_upstream_concurrency)),
+            metrics: Metrics::new(),
+            limits: settings.limits.clone(),
+            public_base_url: Arc::from(public_base_url),
+        };
+        let mut router = crate::routes::router(state);
+        if settings.demo_upstream {
+            router = router.merge(crate::demo_upstream::router());
+        }
+        // No blanket request timeout layer: it would cut long streams, and would answer with an
+        // empty body. The upstream timeout (time to response headers) bounds the gated routes,
+        // with an OpenAI-style 504; admin routes are bounded by the writer.
+        Ok(Self {
+            listener,
+            router,
+            address,
+            engine,
+            shutdown_grace: Duration::from_secs(settings.limits.shutdown_grace_secs),
+        })
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The engine (for seeding the demo and for tests).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then stops accepting, lets in-flight requests finish
+    /// (for at most the configured grace period) and returns.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the server fails.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let listener = self.listener.tap_io(|tcp| {
+            // Small SSE chunks must leave at once; Nagle would hold them back.
+            let _ = tcp.set_nodelay(true);
+        });
+        let mut grace_rx = stop_rx.clone();
+        let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+        });
+        tokio::spawn(async move {
+            signal.await;
+            tracing::info!("shutdown requested: finishing in-flight requests");
+            let _ = stop_tx.send(true);
+        });
+        let grace = self.shutdown_grace;
+        tokio::select! {
+            result = server => result.context("the HTTP server failed")?,
+            () = async move {
+                let _ = grace_rx.wait_for(|stopped| *stopped).await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests still running after the grace period; stopping"),
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn parse_attester(settings: &AttesterSettings) -> anyhow::Result<TrustedAttester> {
+    let id = AttesterId::parse(&settings.id).with_context(|| format!("invalid attester id `{}`", settings.id))?;
+    let text = settings.public_key.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
+        .with_context(|| format!("the public key of attester `{id}` is not base64"))?;
+    let array: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the public key of attester `{id}` is not 32 bytes"))?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&array)
+        .with_context(|| format!("the public key of attester `{id}` is not a valid Ed25519 key"))?;
+    let not_after = settings
+        .not_after
+        .as_deref()
+        .map(Timestamp::parse_rfc3339)
+        .transpose()
+        .with_context(|| format!("invalid not_after of attester `{id}`"))?;
+    Ok(TrustedAttester { id, key, not_after })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
