@@ -84,7 +84,7 @@ pub(crate) fn parse_time(field: &'static str, text: Option<&str>) -> Result<Opti
 }
 
 /// A fresh secret with a recognisable prefix: 256 random bits, URL-safe base64.
-pub(crate) fn new_secret(prefix: &str) -> String {
+pub fn new_secret(prefix: &str) -> String {
     use base64::Engine as _;
     let mut bytes = [0_u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -92,7 +92,7 @@ pub(crate) fn new_secret(prefix: &str) -> String {
 }
 
 /// A fresh public id with a prefix, e.g. `key_1f3a…`.
-pub(crate) fn new_id(prefix: &str) -> String {
+pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0_u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!("{prefix}{}", portcullis_core::ids::hex(&bytes))

@@ -1,0 +1,10 @@
+//! Black-box tests: the real gateway on a real socket, a fresh SQLite file per test, and a mock
+//! upstream that speaks the OpenAI wire format. Set `TEST_LOG=1` to see the server's logs.
+
+mod errors;
+mod governance;
+mod helpers;
+mod mock_upstream;
+mod ops;
+mod story;
+mod streaming;

@@ -1,0 +1,139 @@
+//! A stand-in for the model upstream, speaking the real OpenAI wire format (JSON and SSE) on a
+//! real socket. It records what it received and can hold a stream open until the test says go.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use tokio::sync::Semaphore;
+
+/// What the upstream saw.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub authorization: Option<String>,
+    pub body: serde_json::Value,
+}
+
+#[derive(Clone)]
+struct MockState {
+    received: Arc<Mutex<Vec<Received>>>,
+    /// Each permit lets one held-back stream chunk go.
+    gate: Arc<Semaphore>,
+}
+
+pub struct MockUpstream {
+    pub base_url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    gate: Arc<Semaphore>,
+}
+
+impl MockUpstream {
+    pub async fn start() -> Self {
+        let state = MockState { received: Arc::default(), gate: Arc::new(Semaphore::new(0)) };
+        let router = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/completions", post(echo))
+            .route("/v1/embeddings", post(echo))
+            .route("/v1/responses", post(echo))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Self { base_url, received: state.received, gate: state.gate }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The gate of held streams, to release chunks from elsewhere.
+    pub fn gate(&self) -> Arc<Semaphore> {
+        self.gate.clone()
+    }
+
+    /// Lets the next held-back chunk of a `"held"` stream go.
+    pub fn release_chunk(&self) {
+        self.gate.add_permits(1);
+    }
+}
+
+fn record(state: &MockState, headers: &HeaderMap, body: &Bytes) -> serde_json::Value {
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    state.received.lock().unwrap().push(Received {
+        authorization: headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap().to_owned()),
+        body: body.clone(),
+    });
+    body
+}
+
+async fn echo(State(state): State<MockState>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = record(&state, &headers, &body);
+    axum::Json(serde_json::json!({ "object": "echo", "model": body["model"] })).into_response()
+}
+
+/// Chat completions. The user message steers the mock:
+/// - `"fail"`: 500 with an OpenAI error body;
+/// - `"slow"`: answers after 3 s;
+/// - `"held"` with `stream: true`: sends the first chunk, then one more chunk per `release_chunk`;
+/// - `"break"` with `stream: true`: sends one chunk, then on `release_chunk` fails mid-stream.
+async fn chat(State(state): State<MockState>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = record(&state, &headers, &body);
+    let model = body["model"].as_str().unwrap_or("").to_owned();
+    let prompt = body["messages"][0]["content"].as_str().unwrap_or("").to_owned();
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    match prompt.as_str() {
+        "fail" => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(serde_json::json!({ "error": { "message": "mock failure", "type": "server_error", "code": null, "param": null } })),
+            )
+                .into_response();
+        }
+        "slow" => tokio::time::sleep(Duration::from_secs(3)).await,
+        _ => {}
+    }
+    if !stream {
+        return axum::Json(serde_json::json!({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": format!("mock reply to {prompt}") }, "finish_reason": "stop" }],
+            "usage": { "prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4 },
+        }))
+        .into_response();
+    }
+    let chunk = |text: &str| {
+        let json = serde_json::json!({
+            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
+            "choices": [{ "index": 0, "delta": { "content": text }, "finish_reason": null }],
+        });
+        Bytes::from(format!("data: {json}\n\n"))
+    };
+    let gate = state.gate.clone();
+    let chunks = vec![chunk("one "), chunk("two "), chunk("three"), Bytes::from_static(b"data: [DONE]\n\n")];
+    let held = prompt == "held";
+    let broken = prompt == "break";
+    let stream = futures_util::stream::unfold((chunks.into_iter(), 0_usize), move |(mut chunks, sent)| {
+        let gate = gate.clone();
+        async move {
+            if broken && sent == 1 {
+                // Wait for the test, so the first chunk has certainly reached the client.
+                gate.acquire().await.unwrap().forget();
+                return Some((Err(std::io::Error::other("mock upstream dropped the stream")), (chunks, sent + 1)));
+            }
+            if broken && sent > 1 {
+                return None;
+            }
+            let next = chunks.next()?;
+            if held && sent > 0 {
+                gate.acquire().await.unwrap().forget();
+            }
+            Some((Ok::<Bytes, std::io::Error>(next), (chunks, sent + 1)))
+        }
+    });
+    ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(stream)).into_response()
+}

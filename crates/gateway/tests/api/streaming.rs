@@ -1,0 +1,94 @@
+//! Streaming passes through chunk by chunk, never buffered whole; a broken stream ends with an
+//! SSE error event; shutdown lets an in-flight stream finish.
+
+use futures_util::StreamExt;
+use serde_json::json;
+
+use crate::helpers::{attestation, spawn_app};
+
+async fn open_stream(app: &crate::helpers::TestApp, key: &str, prompt: &str) -> reqwest::Response {
+    let response = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .header("Portcullis-Attestation", attestation(&["US"], None))
+        .json(&json!({ "model": "frontier", "stream": true, "messages": [{ "role": "user", "content": prompt }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    response
+}
+
+/// Reads until the accumulated text contains `needle`.
+async fn read_until(stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin), seen: &mut String, needle: &str) {
+    while !seen.contains(needle) {
+        let chunk = stream.next().await.expect("stream ended early").unwrap();
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn chunks_arrive_before_the_upstream_finishes() {
+    let app = spawn_app().await;
+    let story = app.seed_story().await;
+    let response = open_stream(&app, &story.acme_key, "held").await;
+    let mut stream = response.bytes_stream();
+    let mut seen = String::new();
+    // The mock has sent only its first chunk and holds the rest: if the gateway buffered the
+    // response, this read would never complete.
+    read_until(&mut stream, &mut seen, "one ").await;
+    assert!(!seen.contains("two "));
+    app.upstream.release_chunk();
+    read_until(&mut stream, &mut seen, "two ").await;
+    assert!(!seen.contains("three"));
+    app.upstream.release_chunk();
+    app.upstream.release_chunk();
+    read_until(&mut stream, &mut seen, "[DONE]").await;
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test]
+async fn a_broken_stream_ends_with_an_error_event() {
+    let app = spawn_app().await;
+    let story = app.seed_story().await;
+    let mut stream = open_stream(&app, &story.acme_key, "break").await.bytes_stream();
+    let mut body = String::new();
+    read_until(&mut stream, &mut body, "one ").await;
+    app.upstream.release_chunk();
+    while let Some(chunk) = stream.next().await {
+        body.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    let last = body.trim_end().rsplit("\n\n").next().unwrap();
+    let event: serde_json::Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+    assert_eq!(event["error"]["code"], "upstream_stream_interrupted");
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_streams() {
+    let mut app = spawn_app().await;
+    let story = app.seed_story().await;
+    let response = open_stream(&app, &story.acme_key, "held").await;
+    let mut stream = response.bytes_stream();
+    let mut seen = String::new();
+    read_until(&mut stream, &mut seen, "one ").await;
+    let gate = app.upstream.gate();
+    let address = app.address.clone();
+    let stopping = tokio::spawn(async move { app.stop().await });
+    // New connections are refused once shutdown has begun…
+    let mut refused = false;
+    for _ in 0..500 {
+        if reqwest::Client::new().get(format!("{address}/healthz")).send().await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused, "the listener should close on shutdown");
+    // …but the stream in flight runs to its end, and only then does the server stop.
+    assert!(!stopping.is_finished());
+    gate.add_permits(3);
+    read_until(&mut stream, &mut seen, "[DONE]").await;
+    stopping.await.unwrap();
+}
