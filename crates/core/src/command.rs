@@ -366,10 +366,10 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
         }
         Command::LiftDirective { directive, reason } => {
             let existing = state.directive(directive.as_str()).ok_or_else(|| not_found("directive", &directive))?;
-            if let Actor::Authority { authority, .. } = actor {
-                if *authority != existing.issuer {
-                    return Err(forbidden(actor, &format!("lift directive `{directive}` issued by `{}`", existing.issuer)));
-                }
+            if let Actor::Authority { authority, .. } = actor
+                && *authority != existing.issuer
+            {
+                return Err(forbidden(actor, &format!("lift directive `{directive}` issued by `{}`", existing.issuer)));
             }
             if existing.lifted.is_some() {
                 return Err(CommandError::Invalid(format!("directive `{directive}` is already lifted")));
@@ -469,10 +469,10 @@ fn check_upstream(upstream: &Upstream) -> Result<(), CommandError> {
     if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 10 {
         return Err(CommandError::Invalid(format!("upstream base_url `{url}` must be an http:// or https:// URL")));
     }
-    if let Some(var) = &upstream.api_key_env {
-        if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(CommandError::Invalid(format!("api_key_env `{var}` is not an environment variable name")));
-        }
+    if let Some(var) = &upstream.api_key_env
+        && (var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    {
+        return Err(CommandError::Invalid(format!("api_key_env `{var}` is not an environment variable name")));
     }
     Ok(())
 }

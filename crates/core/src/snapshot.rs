@@ -102,10 +102,10 @@ impl Snapshot {
             return hit;
         }
         let outcome = compute();
-        if let Ok(mut memo) = self.memo.write() {
-            if memo.len() < MAX_MEMO_ENTRIES {
-                memo.insert(key, outcome.clone());
-            }
+        if let Ok(mut memo) = self.memo.write()
+            && memo.len() < MAX_MEMO_ENTRIES
+        {
+            memo.insert(key, outcome.clone());
         }
         outcome
     }

@@ -1,6 +1,15 @@
 //! Data-driven decision tests: a small world built through commands, then a table of requests
 //! and the decision each must get, including every fail-closed case.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::type_complexity,
+    reason = "test code: a panic is a test failure with a message"
+)]
+
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;

@@ -156,3 +156,34 @@ impl Settings {
         self.database_path.clone().unwrap_or_else(|| self.data_dir.join("portcullis.db"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../portcullis.example.toml");
+        let settings = Settings::load(Some(&path)).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:8080");
+        assert_eq!(settings.limits.max_body_bytes, 4_194_304);
+        assert_eq!(settings.attesters.len(), 1);
+        assert_eq!(settings.database_path(), PathBuf::from("portcullis-data/portcullis.db"));
+        // The secret never shows in debug output.
+        assert!(!format!("{settings:?}").contains("change-me"));
+    }
+
+    #[test]
+    fn bad_configs_name_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\n[limits]\nmax_body_bytes = \"lots\"\n").unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("max_body_bytes") || err.contains("lots"), "{err}");
+        std::fs::write(&path, "listn = \"x\"\n").unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("listn"), "{err}");
+        let err = Settings::load(Some(&dir.path().join("missing.toml"))).unwrap_err().to_string();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+}

@@ -59,7 +59,7 @@ pub enum EngineError {
 }
 
 enum Job {
-    Write(WriteJob),
+    Write(Box<WriteJob>),
     /// Reads go through the writer too: it owns the store connection, and reading there keeps
     /// a read from seeing a half-committed batch.
     Read { after: u64, limit: usize, reply: oneshot::Sender<Result<Vec<EventRecord>, EngineError>> },
@@ -119,7 +119,7 @@ impl Engine {
     /// Returns the core's refusal, a store failure, or [`EngineError::Stopped`].
     pub async fn submit(&self, actor: Actor, command: Command) -> Result<Vec<EventRecord>, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job::Write(WriteJob { actor, command, reply })).await.map_err(|_| EngineError::Stopped)?;
+        self.jobs.send(Job::Write(Box::new(WriteJob { actor, command, reply }))).await.map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 
@@ -152,12 +152,12 @@ fn writer_loop(
                 let _ = reply.send(store.events_after(after, limit).map_err(|err| EngineError::Store(err.to_string())));
                 continue;
             }
-            Job::Write(job) => job,
+            Job::Write(job) => *job,
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
-                Ok(Job::Write(job)) => batch.push(job),
+                Ok(Job::Write(job)) => batch.push(*job),
                 Ok(read) => {
                     // Answer the read after this batch commits, in arrival order.
                     pending = Some(read);

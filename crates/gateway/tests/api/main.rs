@@ -1,6 +1,15 @@
 //! Black-box tests: the real gateway on a real socket, a fresh SQLite file per test, and a mock
 //! upstream that speaks the OpenAI wire format. Set `TEST_LOG=1` to see the server's logs.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::type_complexity,
+    reason = "test code: a panic is a test failure with a message"
+)]
+
 mod errors;
 mod governance;
 mod helpers;
