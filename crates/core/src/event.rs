@@ -280,6 +280,12 @@ pub struct EventRecord {
 /// Version of the canonical encoding; bump when a field changes meaning.
 pub const ENCODING_VERSION: u32 = 1;
 
+/// The largest log entry: a C2SP entry bundle frames entries with a 16-bit length.
+pub const MAX_ENTRY_BYTES: usize = 65_535;
+
+/// Strings longer than this are replaced by their digest when an entry would not fit.
+const DIGEST_STRINGS_OVER: usize = 512;
+
 impl EventRecord {
     /// The stored encoding (everything, including secret hashes).
     ///
@@ -299,21 +305,45 @@ impl EventRecord {
         serde_json::from_str(text)
     }
 
-    /// The publishable form: `{"v":1, "seq", "at", "actor", "event"}` with key and token hashes
-    /// removed, so nothing derived from a secret leaves the operator's store.
+    /// The publishable form and the transparency-log entry: canonical JSON (keys sorted, no
+    /// whitespace) of `{"v":1, "seq", "at", "actor", "event"}`, with key and token hashes removed
+    /// so nothing derived from a secret leaves the operator's store.
+    ///
+    /// An entry must fit a C2SP entry bundle ([`MAX_ENTRY_BYTES`]). When it would not (long
+    /// policy text), every string field of the event longer than 512 bytes is replaced by
+    /// `{"sha256": "<hex of the UTF-8 text>", "bytes": <length>}`; the full text stays available
+    /// from the admin API and anyone can check it against the digest.
     pub fn public_json(&self) -> String {
         let mut event = serde_json::to_value(&self.event).unwrap_or(serde_json::Value::Null);
         if let Some(map) = event.as_object_mut() {
             map.remove("key_hash");
             map.remove("token_hash");
         }
-        canonical_json(&serde_json::json!({
-            "v": ENCODING_VERSION,
-            "seq": self.seq,
-            "at": self.at,
-            "actor": self.actor,
-            "event": event,
-        }))
+        let render = |event: &serde_json::Value| {
+            canonical_json(&serde_json::json!({
+                "v": ENCODING_VERSION,
+                "seq": self.seq,
+                "at": self.at,
+                "actor": self.actor,
+                "event": event,
+            }))
+        };
+        let text = render(&event);
+        if text.len() <= MAX_ENTRY_BYTES {
+            return text;
+        }
+        if let Some(map) = event.as_object_mut() {
+            for value in map.values_mut() {
+                if let serde_json::Value::String(long) = value
+                    && long.len() > DIGEST_STRINGS_OVER
+                {
+                    use sha2::Digest;
+                    let digest = crate::ids::hex(&sha2::Sha256::digest(long.as_bytes()));
+                    *value = serde_json::json!({ "sha256": digest, "bytes": long.len() });
+                }
+            }
+        }
+        render(&event)
     }
 }
 
@@ -358,6 +388,29 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_policies_are_digested_to_fit_an_entry() {
+        let policies = format!("// {}\nforbid (principal, action, resource);", "x".repeat(70_000));
+        let record = EventRecord {
+            seq: 1,
+            at: Timestamp::from_millis(0),
+            actor: Actor::Provider { name: "ops".to_owned() },
+            event: Event::CriteriaPublished {
+                model: ModelName::parse("m").unwrap(),
+                version: 1,
+                content_hash: "h".to_owned(),
+                text: "short".to_owned(),
+                policies: policies.clone(),
+            },
+        };
+        let entry = record.public_json();
+        assert!(entry.len() <= MAX_ENTRY_BYTES);
+        assert!(entry.contains(r#""text":"short""#));
+        use sha2::Digest;
+        let digest = crate::ids::hex(&sha2::Sha256::digest(policies.as_bytes()));
+        assert!(entry.contains(&format!(r#""policies":{{"bytes":{},"sha256":"{digest}"}}"#, policies.len())), "{entry}");
+    }
 
     #[test]
     fn public_form_drops_secret_hashes() {

@@ -44,6 +44,10 @@ pub struct Grant {
     pub granted_by: Actor,
     /// Why it was granted.
     pub reason: String,
+    /// The sequence number of the event that granted it.
+    pub granted_seq: u64,
+    /// The sequence number of the event that revoked it, if any.
+    pub revoked_seq: Option<u64>,
 }
 
 /// An API key's record (the key itself is never kept).
@@ -92,6 +96,8 @@ pub struct Criteria {
     pub text: String,
     /// When published.
     pub published_at: Timestamp,
+    /// The sequence number of the event that published it (its log entry is `seq - 1`).
+    pub published_seq: u64,
     /// The compiled policies, or why they cannot be evaluated under the current schema (which
     /// denies every request: fail closed).
     pub compiled: Result<Arc<CompiledPolicies>, PolicyError>,
@@ -176,6 +182,8 @@ pub struct Directive {
     pub evidence: Evidence,
     /// When lifted, and why.
     pub lifted: Option<(Timestamp, String)>,
+    /// The sequence number of the event that issued it (its log entry is `seq - 1`).
+    pub issued_seq: u64,
 }
 
 impl Directive {
@@ -447,6 +455,7 @@ impl State {
                     content_hash: content_hash.clone(),
                     text: text.clone(),
                     published_at: record.at,
+                    published_seq: record.seq,
                     compiled,
                 }));
             }
@@ -460,6 +469,8 @@ impl State {
                         revoked_at: None,
                         granted_by: record.actor.clone(),
                         reason: reason.clone(),
+                        granted_seq: record.seq,
+                        revoked_seq: None,
                     },
                 );
             }
@@ -470,6 +481,7 @@ impl State {
                     .get_mut(model)
                     .ok_or_else(|| fail(format!("customer `{customer}` holds no grant for `{model}`")))?;
                 grant.revoked_at = Some(*effective_at);
+                grant.revoked_seq = Some(record.seq);
             }
             Event::DirectiveIssued {
                 directive,
@@ -506,6 +518,7 @@ impl State {
                         emergency_justification: emergency_justification.clone(),
                         evidence: evidence.clone(),
                         lifted: None,
+                        issued_seq: record.seq,
                     }),
                 );
                 self.reindex_directives();

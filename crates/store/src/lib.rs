@@ -9,12 +9,16 @@
 //!
 //! - [`EventStore`]: the interface the gateway's writer uses.
 //! - [`sqlite`]: the embedded default, one file.
+//! - [`log`]: the transparency log's stored hashes, checkpoints, and its read side.
 #![deny(missing_docs)]
 
+pub mod log;
 pub mod sqlite;
 
-use portcullis_core::EventRecord;
+use portcullis_core::{EventRecord, Timestamp};
+use portcullis_translog::{NoteSigner, NoteVerifier};
 
+pub use log::{LogReader, StoredCheckpoint};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
@@ -40,6 +44,12 @@ pub enum StoreError {
         /// The sequence number offered.
         got: u64,
     },
+    /// The log does not match the stored events or its signed checkpoint: something was altered.
+    #[error("the transparency log was tampered with: {0}")]
+    LogTampered(String),
+    /// A log operation failed.
+    #[error("transparency log error: {0}")]
+    Log(String),
     /// The database was written by a newer version of Portcullis.
     #[error("database schema version {found} is newer than this program supports ({supported})")]
     TooNew {
@@ -73,4 +83,26 @@ pub trait EventStore: Send {
     ///
     /// Fails on a database error or an unreadable event.
     fn events_after(&mut self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Recomputes the transparency log from the stored events and checks it against the stored
+    /// hashes and the latest checkpoint (verified with `verifier`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LogTampered`] naming what does not match.
+    fn check_log(&mut self, verifier: &NoteVerifier) -> Result<(), StoreError>;
+
+    /// Signs and stores a checkpoint if the log grew since the last one.
+    ///
+    /// # Errors
+    ///
+    /// On a database or signing error.
+    fn sign_checkpoint(&mut self, signer: &NoteSigner, now: Timestamp) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    /// Replaces a stored checkpoint's note with a cosigned one (same checkpoint, more signatures).
+    ///
+    /// # Errors
+    ///
+    /// On a database error.
+    fn store_cosigned(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
 }

@@ -2,9 +2,11 @@
 
 use std::path::Path;
 
-use portcullis_core::EventRecord;
-use rusqlite::{Connection, OptionalExtension, params};
+use portcullis_core::{EventRecord, Timestamp};
+use portcullis_translog::{NoteSigner, NoteVerifier};
+use rusqlite::{Connection, params};
 
+use crate::log::StoredCheckpoint;
 use crate::{EventStore, StoreError};
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -16,6 +18,18 @@ const MIGRATIONS: &[&str] = &[
         at     INTEGER NOT NULL,
         kind   TEXT    NOT NULL,
         record TEXT    NOT NULL
+    ) STRICT;",
+    // 2: the transparency log. `log_hashes` holds the Merkle tree's stored hashes (Go tlog's
+    // stored-hash indexing), written in the same transaction as the events; `checkpoints`
+    // holds every signed checkpoint, stored before it is served.
+    "CREATE TABLE log_hashes (
+        idx  INTEGER PRIMARY KEY,
+        hash BLOB    NOT NULL
+    ) STRICT;
+    CREATE TABLE checkpoints (
+        size      INTEGER PRIMARY KEY,
+        note      TEXT    NOT NULL,
+        signed_at INTEGER NOT NULL
     ) STRICT;",
 ];
 
@@ -60,14 +74,25 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn last_seq(&self) -> Result<u64, StoreError> {
-        let last: Option<i64> = self
-            .connection
-            .query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))
-            .optional()?
-            .flatten();
-        Ok(last.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+}
+
+/// Events with a sequence number above `after`, in order, at most `limit`.
+pub(crate) fn read_events(connection: &Connection, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+    let mut statement = connection.prepare_cached("SELECT seq, record FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = statement.query_map(params![after, limit], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+    let mut records = Vec::new();
+    for row in rows {
+        let (seq, text) = row?;
+        let record =
+            EventRecord::from_stored_json(&text).map_err(|err| StoreError::Corrupt { seq, problem: err.to_string() })?;
+        if i64::try_from(record.seq).ok() != Some(seq) {
+            return Err(StoreError::Corrupt { seq, problem: format!("row holds event {}", record.seq) });
+        }
+        records.push(record);
     }
+    Ok(records)
 }
 
 impl EventStore for SqliteStore {
@@ -76,26 +101,15 @@ impl EventStore for SqliteStore {
     }
 
     fn events_after(&mut self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
-        let mut statement = self.connection.prepare_cached("SELECT seq, record FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![after, limit], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
-        let mut records = Vec::new();
-        for row in rows {
-            let (seq, text) = row?;
-            let record = EventRecord::from_stored_json(&text)
-                .map_err(|err| StoreError::Corrupt { seq, problem: err.to_string() })?;
-            if i64::try_from(record.seq).ok() != Some(seq) {
-                return Err(StoreError::Corrupt { seq, problem: format!("row holds event {}", record.seq) });
-            }
-            records.push(record);
-        }
-        Ok(records)
+        read_events(&self.connection, after, limit)
     }
 
     fn append(&mut self, records: &[EventRecord]) -> Result<(), StoreError> {
-        let mut expected = self.last_seq()? + 1;
         let transaction = self.connection.transaction()?;
+        // INVARIANT (log-size): the log has exactly one leaf per stored event, so the tree
+        // size is the last sequence number.
+        let tree_size = crate::log::tree_size(&transaction)?;
+        let mut expected = tree_size + 1;
         {
             let mut insert = transaction.prepare_cached("INSERT INTO events (seq, at, kind, record) VALUES (?1, ?2, ?3, ?4)")?;
             for record in records {
@@ -110,8 +124,22 @@ impl EventStore for SqliteStore {
                 expected += 1;
             }
         }
+        // INVARIANT (log-size): maintained here, in the events' own transaction.
+        crate::log::append_hashes(&transaction, tree_size, records)?;
         transaction.commit()?;
         Ok(())
+    }
+
+    fn check_log(&mut self, verifier: &NoteVerifier) -> Result<(), StoreError> {
+        crate::log::check_integrity(&self.connection, verifier)
+    }
+
+    fn sign_checkpoint(&mut self, signer: &NoteSigner, now: Timestamp) -> Result<Option<StoredCheckpoint>, StoreError> {
+        crate::log::sign_checkpoint(&mut self.connection, signer, now)
+    }
+
+    fn store_cosigned(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        crate::log::store_cosigned(&self.connection, checkpoint)
     }
 }
 
@@ -165,6 +193,6 @@ mod tests {
         drop(SqliteStore::open(&path).unwrap());
         Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
         let err = SqliteStore::open(&path).err().unwrap();
-        assert_eq!(err.to_string(), "database schema version 99 is newer than this program supports (1)");
+        assert_eq!(err.to_string(), "database schema version 99 is newer than this program supports (2)");
     }
 }

@@ -1,0 +1,272 @@
+//! The transparency log's storage: stored hashes beside the events, signed checkpoints, and a
+//! read side for tiles, entry bundles and proofs.
+//!
+//! Leaf `i` of the log is the public entry of event `i + 1` ([`EventRecord::public_json`]); the
+//! tree is a pure function of the committed events, and its stored hashes are written in the
+//! same transaction as the events they cover.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use portcullis_core::{EventRecord, Timestamp};
+use portcullis_translog::tile::{BundleId, TileId, encode_bundle, read_tile, tile_in_tree};
+use portcullis_translog::tree::{BoxError, append_entries, prove_consistency, prove_inclusion, stored_hash_count, tree_hash};
+use portcullis_translog::{Checkpoint, Hash, HashReader, NoteSigner, NoteVerifier};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::StoreError;
+
+/// A signed checkpoint as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// The signed note (checkpoint text, blank line, signature lines).
+    pub note: String,
+}
+
+/// Stored hashes read through a SQLite connection (or transaction).
+pub(crate) struct SqlHashes<'c>(pub(crate) &'c Connection);
+
+impl HashReader for SqlHashes<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, BoxError> {
+        let mut statement = self.0.prepare_cached("SELECT hash FROM log_hashes WHERE idx = ?1")?;
+        indexes
+            .iter()
+            .map(|index| {
+                let idx = i64::try_from(*index)?;
+                let blob: Option<Vec<u8>> = statement.query_row([idx], |row| row.get(0)).optional()?;
+                let blob = blob.ok_or_else(|| format!("stored hash {index} is missing"))?;
+                Ok(Hash::from_slice(&blob).map_err(|_| format!("stored hash {index} is not 32 bytes"))?)
+            })
+            .collect()
+    }
+}
+
+/// Appends the log entries of `records` to the tree of `tree_size` leaves, inside the caller's
+/// transaction.
+pub(crate) fn append_hashes(connection: &Connection, tree_size: u64, records: &[EventRecord]) -> Result<(), StoreError> {
+    let entries: Vec<String> = records.iter().map(EventRecord::public_json).collect();
+    let appended = append_entries(tree_size, &entries, &SqlHashes(connection)).map_err(log_error)?;
+    let mut insert = connection.prepare_cached("INSERT INTO log_hashes (idx, hash) VALUES (?1, ?2)")?;
+    for (offset, hash) in (0_u64..).zip(&appended.stored_hashes) {
+        let idx = i64::try_from(appended.first_stored_index + offset).map_err(|_| log_error("stored hash index overflow"))?;
+        insert.execute(params![idx, hash.as_bytes().as_slice()])?;
+    }
+    Ok(())
+}
+
+/// Signs a checkpoint for the current tree if it grew since the last one, and stores it before
+/// returning it: a checkpoint is never served before it is durable.
+pub(crate) fn sign_checkpoint(
+    connection: &mut Connection,
+    signer: &NoteSigner,
+    now: Timestamp,
+) -> Result<Option<StoredCheckpoint>, StoreError> {
+    let transaction = connection.transaction()?;
+    let size = tree_size(&transaction)?;
+    let latest = latest_checkpoint(&transaction)?;
+    if size == 0 || latest.as_ref().is_some_and(|c| c.size >= size) {
+        return Ok(None);
+    }
+    let root = tree_hash(size, &SqlHashes(&transaction)).map_err(log_error)?;
+    let checkpoint = Checkpoint::new(signer.name(), size, root).map_err(log_error)?;
+    let note = signer.sign_note(&checkpoint.to_text()).map_err(log_error)?;
+    transaction.execute(
+        "INSERT INTO checkpoints (size, note, signed_at) VALUES (?1, ?2, ?3)",
+        params![i64::try_from(size).unwrap_or(i64::MAX), note, now.as_millis()],
+    )?;
+    transaction.commit()?;
+    Ok(Some(StoredCheckpoint { size, note }))
+}
+
+/// Replaces the note of a stored checkpoint with one carrying more (cosignature) lines.
+pub(crate) fn store_cosigned(connection: &Connection, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+    connection.execute(
+        "UPDATE checkpoints SET note = ?2 WHERE size = ?1",
+        params![i64::try_from(checkpoint.size).unwrap_or(i64::MAX), checkpoint.note],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn tree_size(connection: &Connection) -> Result<u64, StoreError> {
+    let last: Option<i64> = connection.query_row("SELECT MAX(seq) FROM events", [], |row| row.get(0))?;
+    Ok(last.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+}
+
+pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<StoredCheckpoint>, StoreError> {
+    let row: Option<(i64, String)> = connection
+        .query_row("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(row.map(|(size, note)| StoredCheckpoint { size: u64::try_from(size).unwrap_or(0), note }))
+}
+
+/// Recomputes the log from the stored events and checks it against the stored hashes and the
+/// latest signed checkpoint. Anything altered, removed or reordered is reported.
+pub(crate) fn check_integrity(connection: &Connection, verifier: &NoteVerifier) -> Result<(), StoreError> {
+    /// Events recomputed per step: bounds memory whatever the log's size.
+    const CHUNK: usize = 4096;
+    let size = tree_size(connection)?;
+    let mut done = 0_u64;
+    while done < size {
+        let records = crate::sqlite::read_events(connection, done, CHUNK)?;
+        if records.is_empty() {
+            return Err(StoreError::LogTampered(format!("events after {done} are missing")));
+        }
+        for (offset, record) in (1_u64..).zip(&records) {
+            if record.seq != done + offset {
+                return Err(StoreError::LogTampered(format!("event {} is stored where event {} belongs", record.seq, done + offset)));
+            }
+        }
+        let entries: Vec<String> = records.iter().map(EventRecord::public_json).collect();
+        // Earlier hashes were already checked, so reading them from the store is safe.
+        let appended = append_entries(done, &entries, &SqlHashes(connection)).map_err(log_error)?;
+        let stored = SqlHashes(connection)
+            .read_hashes(&(appended.first_stored_index..appended.first_stored_index + appended.stored_hashes.len() as u64).collect::<Vec<_>>())
+            .map_err(|err| StoreError::LogTampered(err.to_string()))?;
+        if let Some((position, _)) = stored.iter().zip(&appended.stored_hashes).enumerate().find(|(_, (a, b))| a != b) {
+            return Err(StoreError::LogTampered(format!(
+                "stored hash {} does not match the stored events (an event or a hash was altered)",
+                appended.first_stored_index + position as u64
+            )));
+        }
+        done = appended.new_size;
+    }
+    let n_hashes: i64 = connection.query_row("SELECT COUNT(*) FROM log_hashes", [], |row| row.get(0))?;
+    if u64::try_from(n_hashes).ok() != Some(stored_hash_count(size)) {
+        return Err(StoreError::LogTampered(format!(
+            "{n_hashes} stored hashes for {size} events, expected {}",
+            stored_hash_count(size)
+        )));
+    }
+    if let Some(latest) = latest_checkpoint(connection)? {
+        let verified = portcullis_translog::verify::verify_checkpoint(
+            &portcullis_translog::verify::TrustPolicy::new(verifier.clone()).map_err(log_error)?,
+            &latest.note,
+        )
+        .map_err(|err| StoreError::LogTampered(format!("the latest checkpoint does not verify: {err}")))?;
+        let checkpoint = verified.checkpoint;
+        if checkpoint.size() != latest.size || checkpoint.size() > size {
+            return Err(StoreError::LogTampered(format!(
+                "the latest checkpoint covers {} entries but only {size} events are stored",
+                checkpoint.size()
+            )));
+        }
+        let root = tree_hash(checkpoint.size(), &SqlHashes(connection)).map_err(log_error)?;
+        if root != checkpoint.root() {
+            return Err(StoreError::LogTampered(format!(
+                "the stored events do not reproduce the root of the signed checkpoint at size {}",
+                checkpoint.size()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn log_error(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Log(err.to_string())
+}
+
+/// The read side of the log: its own read-only connection, so serving tiles never waits for
+/// the writer (SQLite WAL lets readers proceed during a write).
+pub struct LogReader {
+    // A std mutex: calls are short, blocking, and made from `spawn_blocking`.
+    connection: Mutex<Connection>,
+}
+
+impl LogReader {
+    /// Opens a read-only connection to an existing database.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the file cannot be opened.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Self { connection: Mutex::new(connection) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let connection = self.connection.lock().map_err(|_| log_error("the log reader lock is poisoned"))?;
+        f(&connection)
+    }
+
+    /// The latest signed checkpoint.
+    ///
+    /// # Errors
+    ///
+    /// On a database error.
+    pub fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.with(latest_checkpoint)
+    }
+
+    /// The bytes of a hash tile, if it lies within a tree of `tree_size` leaves (a partial tile
+    /// may be narrower than the tree's current edge: its hashes never change).
+    ///
+    /// # Errors
+    ///
+    /// On a database error.
+    pub fn tile(&self, tile: &TileId, tree_size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(available) = tile_in_tree(tile.level(), tile.index(), tree_size) else {
+            return Ok(None);
+        };
+        if tile.width() > available.width() {
+            return Ok(None);
+        }
+        self.with(|connection| read_tile(tile, &SqlHashes(connection)).map(Some).map_err(log_error))
+    }
+
+    /// The bytes of an entry bundle, if it lies within a tree of `tree_size` leaves.
+    ///
+    /// # Errors
+    ///
+    /// On a database error.
+    pub fn bundle(&self, bundle: &BundleId, tree_size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(available) = tile_in_tree(0, bundle.index(), tree_size) else {
+            return Ok(None);
+        };
+        if bundle.width() > available.width() {
+            return Ok(None);
+        }
+        self.with(|connection| {
+            let records = crate::sqlite::read_events(connection, bundle.first_leaf(), usize::from(bundle.width()))?;
+            if records.len() != usize::from(bundle.width()) {
+                return Err(log_error("an entry bundle's events are missing"));
+            }
+            let entries: Vec<String> = records.iter().map(EventRecord::public_json).collect();
+            encode_bundle(&entries).map(Some).map_err(log_error)
+        })
+    }
+
+    /// The public entry of event `seq` (leaf `seq - 1`).
+    ///
+    /// # Errors
+    ///
+    /// On a database error.
+    pub fn entry(&self, seq: u64) -> Result<Option<String>, StoreError> {
+        self.with(|connection| {
+            Ok(crate::sqlite::read_events(connection, seq.saturating_sub(1), 1)?
+                .into_iter()
+                .find(|r| r.seq == seq)
+                .map(|r| r.public_json()))
+        })
+    }
+
+    /// The inclusion proof of leaf `leaf_idx` in the tree of `tree_size` leaves.
+    ///
+    /// # Errors
+    ///
+    /// On a database error or an out-of-range leaf.
+    pub fn inclusion_proof(&self, leaf_idx: u64, tree_size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.with(|connection| prove_inclusion(tree_size, leaf_idx, &SqlHashes(connection)).map_err(log_error))
+    }
+
+    /// The consistency proof from `old_size` to `new_size`.
+    ///
+    /// # Errors
+    ///
+    /// On a database error or sizes out of order.
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.with(|connection| prove_consistency(new_size, old_size, &SqlHashes(connection)).map_err(log_error))
+    }
+}

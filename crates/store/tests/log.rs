@@ -1,0 +1,148 @@
+//! The transparency log as stored: checkpoints, tiles and proofs verify with the independent
+//! verifier in `portcullis-translog`, and every kind of tampering is detected on start.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a panic is a test failure with a message"
+)]
+
+use std::collections::BTreeMap;
+
+use portcullis_core::{Actor, AuthorityId, Event, EventRecord, Timestamp};
+use portcullis_store::{EventStore, LogReader, SqliteStore};
+use portcullis_translog::tile::{TilePath, tiles_for_size};
+use portcullis_translog::verify::{TrustPolicy, fetch_entry, verify_checkpoint, verify_consistency, verify_inclusion, verify_tiles};
+use portcullis_translog::NoteSigner;
+use rusqlite::Connection;
+
+const ORIGIN: &str = "example.org/portcullis-test";
+
+fn signer() -> NoteSigner {
+    NoteSigner::from_seed(ORIGIN, &[9; 32]).unwrap()
+}
+
+fn record(seq: u64) -> EventRecord {
+    EventRecord {
+        seq,
+        at: Timestamp::from_millis(1_000 + i64::try_from(seq).unwrap()),
+        actor: Actor::Provider { name: "ops".to_owned() },
+        event: Event::AuthorityRegistered { authority: AuthorityId::parse(&format!("a{seq}")).unwrap(), name: "A".to_owned() },
+    }
+}
+
+/// A store with `n` events appended in batches of various sizes.
+fn store_with(dir: &tempfile::TempDir, n: u64) -> SqliteStore {
+    let mut store = SqliteStore::open(&dir.path().join("p.db")).unwrap();
+    let mut seq = 1;
+    let mut batch = 1;
+    while seq <= n {
+        let end = (seq + batch).min(n + 1);
+        let records: Vec<EventRecord> = (seq..end).map(record).collect();
+        store.append(&records).unwrap();
+        seq = end;
+        batch = batch * 3 % 97 + 1;
+    }
+    store
+}
+
+/// Every tile and bundle the reader serves for a checkpoint, by C2SP path.
+fn served(reader: &LogReader, size: u64) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for tile in tiles_for_size(size) {
+        out.insert(tile.path(), reader.tile(&tile, size).unwrap().unwrap());
+        if tile.level() == 0 {
+            let bundle = portcullis_translog::tile::BundleId::new(tile.index(), tile.width()).unwrap();
+            out.insert(bundle.path(), reader.bundle(&bundle, size).unwrap().unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn checkpoints_tiles_and_proofs_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_with(&dir, 300);
+    assert!(store.sign_checkpoint(&signer(), Timestamp::from_millis(5)).unwrap().is_some());
+    // Only when the tree grew.
+    assert!(store.sign_checkpoint(&signer(), Timestamp::from_millis(6)).unwrap().is_none());
+    let reader = LogReader::open(&dir.path().join("p.db")).unwrap();
+    let old = reader.latest_checkpoint().unwrap().unwrap();
+    assert_eq!(old.size, 300);
+
+    let more: Vec<EventRecord> = (301..=700).map(record).collect();
+    store.append(&more).unwrap();
+    let new = store.sign_checkpoint(&signer(), Timestamp::from_millis(7)).unwrap().unwrap();
+    assert_eq!(new.size, 700);
+
+    let policy = TrustPolicy::new(signer().verifier()).unwrap();
+    let old_checkpoint = verify_checkpoint(&policy, &old.note).unwrap().checkpoint;
+    let new_checkpoint = verify_checkpoint(&policy, &new.note).unwrap().checkpoint;
+    let tiles = served(&reader, 700);
+    verify_tiles(&new_checkpoint, &tiles).unwrap();
+    for seq in [1_u64, 256, 257, 300, 700] {
+        let entry = reader.entry(seq).unwrap().unwrap();
+        assert_eq!(fetch_entry(&new_checkpoint, seq - 1, &tiles).unwrap(), entry.as_bytes());
+        verify_inclusion(&new_checkpoint, seq - 1, entry.as_bytes(), &tiles).unwrap();
+        assert!(verify_inclusion(&new_checkpoint, seq - 1, b"forged", &tiles).is_err());
+    }
+    verify_consistency(&old_checkpoint, &new_checkpoint, &tiles).unwrap();
+    // Proofs straight from the store agree with the ones computed from tiles.
+    let proof = reader.inclusion_proof(41, 700).unwrap();
+    portcullis_translog::tree::check_inclusion(
+        &proof,
+        700,
+        &new_checkpoint.root(),
+        41,
+        &portcullis_translog::leaf_hash(reader.entry(42).unwrap().unwrap().as_bytes()),
+    )
+    .unwrap();
+    // Tiles beyond the checkpointed tree are not served.
+    let beyond = portcullis_translog::tile::TileId::new(0, 3, 256).unwrap();
+    assert!(reader.tile(&beyond, 700).unwrap().is_none());
+    let TilePath::Hashes(partial) = TilePath::parse("tile/0/002.p/188").unwrap() else { panic!() };
+    assert!(reader.tile(&partial, 700).unwrap().is_some());
+    let TilePath::Hashes(too_wide) = TilePath::parse("tile/0/002.p/189").unwrap() else { panic!() };
+    assert!(reader.tile(&too_wide, 700).unwrap().is_none());
+
+    // A clean log passes the start-up check.
+    store.check_log(&signer().verifier()).unwrap();
+}
+
+#[track_caller]
+fn check_tamper(sql: &str, expect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_with(&dir, 600);
+    store.sign_checkpoint(&signer(), Timestamp::from_millis(5)).unwrap().unwrap();
+    drop(store);
+    Connection::open(dir.path().join("p.db")).unwrap().execute_batch(sql).unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("p.db")).unwrap();
+    let err = store.check_log(&signer().verifier()).unwrap_err().to_string();
+    assert!(err.contains(expect), "`{expect}` not in `{err}`");
+}
+
+#[test]
+fn tampering_is_detected() {
+    // An altered event (its name changed).
+    check_tamper(
+        "UPDATE events SET record = replace(record, '\"name\":\"A\"', '\"name\":\"B\"') WHERE seq = 77",
+        "does not match the stored events",
+    );
+    // An altered stored hash.
+    check_tamper("UPDATE log_hashes SET hash = zeroblob(32) WHERE idx = 10", "does not match the stored events");
+    // A removed event at the end: the checkpoint covers more than is stored.
+    check_tamper("DELETE FROM events WHERE seq = 600", "stored hashes for 599 events");
+    // A removed event in the middle.
+    check_tamper("DELETE FROM events WHERE seq = 300", "is stored where event 300 belongs");
+    // Two events swapped (records exchanged between rows).
+    check_tamper(
+        "UPDATE events SET record = CASE seq WHEN 5 THEN (SELECT record FROM events WHERE seq = 6) ELSE (SELECT record FROM events WHERE seq = 5) END WHERE seq IN (5, 6)",
+        "unreadable",
+    );
+    // A forged checkpoint signature.
+    check_tamper("UPDATE checkpoints SET note = replace(note, '600', '599')", "the latest checkpoint does not verify");
+    // Extra hashes appended.
+    check_tamper("INSERT INTO log_hashes (idx, hash) VALUES (999999, zeroblob(32))", "stored hashes for 600 events");
+}
