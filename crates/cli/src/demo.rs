@@ -9,7 +9,7 @@ use ed25519_dalek::SigningKey;
 use portcullis_core::attestation::{ATTESTATION_HEADER, AttestationClaims, sign};
 use portcullis_core::{AttesterId, Timestamp};
 use portcullis_gateway::Application;
-use portcullis_gateway::config::{AttesterSettings, ProviderToken, Settings};
+use portcullis_gateway::config::{AttesterSettings, ProviderToken, Settings, TransparencySettings};
 use portcullis_gateway::demo::{self, DemoCustomer};
 use rand::RngCore;
 
@@ -71,6 +71,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             not_after: None,
         }],
         demo_upstream: true,
+        transparency: TransparencySettings {
+            // Stable across runs (the key name is the origin), whatever port the demo uses.
+            origin: Some("portcullis-demo.localhost/log".to_owned()),
+            ..TransparencySettings::default()
+        },
         ..Settings::default()
     };
     crate::runtime()?.block_on(async move {
@@ -85,7 +90,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             demo::repoint_upstreams(app.engine(), &upstream).await?;
         }
         let now = app.engine().now();
-        let json = demo_json_value(secrets, &attester_key, &gateway_url, now);
+        let mut json = demo_json_value(secrets, &attester_key, &gateway_url, now);
+        if let Some(map) = json.as_object_mut() {
+            let log = app.transparency();
+            map.insert(
+                "transparency_log".to_owned(),
+                serde_json::json!({
+                    "origin": log.origin(),
+                    "verifier_key": log.verifier_key(),
+                    "checkpoint_url": format!("{gateway_url}/log/checkpoint"),
+                    "verify": format!("portcullis verify --url {gateway_url}/log --key '{}'", log.verifier_key()),
+                }),
+            );
+        }
         let text = serde_json::to_string_pretty(&json).context("failed to render demo.json")?;
         std::fs::write(&demo_json, text + "\n").with_context(|| format!("failed to write `{}`", demo_json.display()))?;
         print_summary(&json, &demo_json);

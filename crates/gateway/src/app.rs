@@ -28,6 +28,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The base URL used in links.
     pub public_base_url: Arc<str>,
+    /// The transparency log.
+    pub transparency: Arc<crate::transparency::Transparency>,
 }
 
 /// `axum::Json`, but a rejection becomes an OpenAI-style 400 (or 413) naming the problem.

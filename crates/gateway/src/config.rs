@@ -40,6 +40,9 @@ pub struct Settings {
     /// Log output.
     #[serde(default)]
     pub log: LogSettings,
+    /// The transparency log: checkpoint origin, signing key, witnesses.
+    #[serde(default)]
+    pub transparency: TransparencySettings,
     /// Serve the built-in demo upstream under `/demo-upstream/v1` (a canned OpenAI-format
     /// responder for `portcullis demo`; not a model).
     #[serde(default)]
@@ -106,6 +109,47 @@ pub struct AttesterSettings {
     pub not_after: Option<String>,
 }
 
+/// The transparency log.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransparencySettings {
+    /// The checkpoint origin line and signing key name, a schema-less URL such as
+    /// `gateway.example.org/log`. Defaults to the host of `public_base_url` plus `/log`, or
+    /// `localhost/portcullis` without one.
+    pub origin: Option<String>,
+    /// File holding the log's Ed25519 signing key (`PRIVATE+KEY+…`); created on first start.
+    /// Defaults to `<data_dir>/log-signing-key`.
+    pub signing_key_file: Option<PathBuf>,
+    /// How often, at most, a checkpoint is signed (only when the log grew), in milliseconds.
+    pub checkpoint_interval_ms: u64,
+    /// Witnesses sent each new checkpoint (C2SP tlog-witness); their cosignatures are served.
+    pub witnesses: Vec<WitnessSettings>,
+    /// How long to wait for a witness, in milliseconds.
+    pub witness_timeout_ms: u64,
+}
+
+impl Default for TransparencySettings {
+    fn default() -> Self {
+        Self {
+            origin: None,
+            signing_key_file: None,
+            checkpoint_interval_ms: 2000,
+            witnesses: Vec::new(),
+            witness_timeout_ms: 5000,
+        }
+    }
+}
+
+/// A witness.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSettings {
+    /// Its URL prefix; `add-checkpoint` is appended.
+    pub url: String,
+    /// Its cosignature verifier key, `name+hex+base64`.
+    pub verifier_key: String,
+}
+
 /// Log output settings.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -126,6 +170,7 @@ impl Default for Settings {
             provider_tokens: Vec::new(),
             attesters: Vec::new(),
             log: LogSettings::default(),
+            transparency: TransparencySettings::default(),
             demo_upstream: false,
         }
     }

@@ -15,7 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use portcullis_core::{Actor, Command, CommandError, EventRecord, Snapshot, State, Timestamp};
-use portcullis_store::EventStore;
+use portcullis_store::{EventStore, StoredCheckpoint};
+use portcullis_translog::NoteSigner;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most commands committed in one transaction.
@@ -63,6 +64,10 @@ enum Job {
     /// Reads go through the writer too: it owns the store connection, and reading there keeps
     /// a read from seeing a half-committed batch.
     Read { after: u64, limit: usize, reply: oneshot::Sender<Result<Vec<EventRecord>, EngineError>> },
+    /// Sign a checkpoint if the log grew. Through the writer: exactly one sequencer.
+    Checkpoint { reply: oneshot::Sender<Result<Option<StoredCheckpoint>, EngineError>> },
+    /// Store a cosigned note for an existing checkpoint.
+    Cosigned { checkpoint: StoredCheckpoint, reply: oneshot::Sender<Result<(), EngineError>> },
 }
 
 struct WriteJob {
@@ -80,12 +85,19 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Replays the stored events into `initial` and starts the writer thread.
+    /// Checks the transparency log against the stored events, replays them into `initial`, and
+    /// starts the writer thread.
     ///
     /// # Errors
     ///
-    /// Fails when the store cannot be read or an event does not apply.
-    pub fn start(mut store: Box<dyn EventStore>, initial: State, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    /// Fails when the log was tampered with, the store cannot be read or an event does not apply.
+    pub fn start(
+        mut store: Box<dyn EventStore>,
+        initial: State,
+        clock: Arc<dyn Clock>,
+        signer: Arc<NoteSigner>,
+    ) -> anyhow::Result<Self> {
+        store.check_log(&signer.verifier())?;
         let mut state = initial;
         let records = store.load_events()?;
         for record in &records {
@@ -98,7 +110,7 @@ impl Engine {
         let writer_clock = clock.clone();
         std::thread::Builder::new()
             .name("portcullis-writer".to_owned())
-            .spawn(move || writer_loop(store, state, receiver, writer_snapshot, writer_clock))?;
+            .spawn(move || writer_loop(store, state, receiver, writer_snapshot, writer_clock, &signer))?;
         Ok(Self { snapshot, jobs, clock })
     }
 
@@ -123,6 +135,28 @@ impl Engine {
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 
+    /// Signs and stores a checkpoint if the log grew since the last one.
+    ///
+    /// # Errors
+    ///
+    /// A store failure, or [`EngineError::Stopped`].
+    pub async fn sign_checkpoint(&self) -> Result<Option<StoredCheckpoint>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Checkpoint { reply }).await.map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Stores a cosigned note for a stored checkpoint.
+    ///
+    /// # Errors
+    ///
+    /// A store failure, or [`EngineError::Stopped`].
+    pub async fn store_cosigned(&self, checkpoint: StoredCheckpoint) -> Result<(), EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Cosigned { checkpoint, reply }).await.map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+
     /// Stored events after a sequence number, at most `limit`.
     ///
     /// # Errors
@@ -141,6 +175,7 @@ fn writer_loop(
     mut receiver: mpsc::Receiver<Job>,
     snapshot: Arc<ArcSwap<Snapshot>>,
     clock: Arc<dyn Clock>,
+    signer: &NoteSigner,
 ) {
     let mut pending: Option<Job> = None;
     loop {
@@ -152,15 +187,23 @@ fn writer_loop(
                 let _ = reply.send(store.events_after(after, limit).map_err(|err| EngineError::Store(err.to_string())));
                 continue;
             }
+            Job::Checkpoint { reply } => {
+                let _ = reply.send(store.sign_checkpoint(signer, clock.now()).map_err(|err| EngineError::Store(err.to_string())));
+                continue;
+            }
+            Job::Cosigned { checkpoint, reply } => {
+                let _ = reply.send(store.store_cosigned(&checkpoint).map_err(|err| EngineError::Store(err.to_string())));
+                continue;
+            }
             Job::Write(job) => *job,
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
                 Ok(Job::Write(job)) => batch.push(*job),
-                Ok(read) => {
-                    // Answer the read after this batch commits, in arrival order.
-                    pending = Some(read);
+                Ok(other) => {
+                    // Handle it after this batch commits, in arrival order.
+                    pending = Some(other);
                     break;
                 }
                 Err(_) => break,

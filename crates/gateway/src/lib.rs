@@ -10,6 +10,7 @@
 //! - [`engine`]: the single writer and the atomically swapped snapshot.
 //! - [`routes`]: one module per route group (`v1` request path, `admin`, `ops`).
 //! - [`auth`], [`error`], [`metrics`], [`app`]: cross-cutting pieces.
+//! - [`transparency`]: the log's signing key, checkpoint sequencer and witnesses.
 //! - [`demo`], [`demo_upstream`]: the seeded demo world and its canned upstream.
 #![deny(missing_docs)]
 
@@ -23,5 +24,6 @@ pub mod error;
 pub mod metrics;
 pub mod routes;
 pub mod startup;
+pub mod transparency;
 
 pub use startup::Application;

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use portcullis_core::attestation::TrustedAttester;
 use portcullis_core::policy::CedarSchema;
 use portcullis_core::{AttesterId, State, Timestamp};
-use portcullis_store::SqliteStore;
+use portcullis_store::{LogReader, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -21,6 +21,7 @@ use crate::auth::ProviderCredentials;
 use crate::config::{AttesterSettings, Settings};
 use crate::engine::{Clock, Engine, SystemClock};
 use crate::metrics::Metrics;
+use crate::transparency::{Transparency, load_or_create_signer, witness_clients};
 
 /// How long an idle upstream connection stays in the pool.
 const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -31,6 +32,7 @@ pub struct Application {
     router: axum::Router,
     address: SocketAddr,
     engine: Engine,
+    transparency: Arc<Transparency>,
     shutdown_grace: Duration,
 }
 
@@ -66,11 +68,21 @@ impl Application {
             .iter()
             .map(parse_attester)
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let origin = log_origin(&settings);
+        let key_file = settings
+            .transparency
+            .signing_key_file
+            .clone()
+            .unwrap_or_else(|| settings.data_dir.join("log-signing-key"));
+        let signer = Arc::new(load_or_create_signer(&key_file, &origin)?);
         let database = settings.database_path();
         let store = SqliteStore::open(&database)
             .with_context(|| format!("failed to open the database `{}`", database.display()))?;
-        let engine = Engine::start(Box::new(store), State::new(Arc::new(schema), attesters), clock)
-            .with_context(|| format!("failed to load the governance state from `{}`", database.display()))?;
+        let engine = Engine::start(Box::new(store), State::new(Arc::new(schema), attesters), clock, signer.clone())
+            .with_context(|| format!("refusing to start on `{}`", database.display()))?;
+        let reader = LogReader::open(&database)
+            .with_context(|| format!("failed to open the database `{}` for reading", database.display()))?;
+        let served = reader.latest_checkpoint().context("failed to read the latest checkpoint")?;
 
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -89,6 +101,13 @@ impl Application {
             .tcp_nodelay(true)
             .build()
             .context("failed to build the upstream HTTP client")?;
+        let transparency = Arc::new(Transparency {
+            signer,
+            reader,
+            served: arc_swap::ArcSwapOption::from(served.map(Arc::new)),
+            witnesses: witness_clients(&settings.transparency.witnesses, &http, settings.transparency.witness_timeout_ms)?,
+            checkpoint_interval_ms: settings.transparency.checkpoint_interval_ms,
+        });
         let state = AppState {
             engine: engine.clone(),
             providers: ProviderCredentials::from_config(&settings.provider_tokens),
@@ -97,6 +116,7 @@ impl Application {
             metrics: Metrics::new(),
             limits: settings.limits.clone(),
             public_base_url: Arc::from(public_base_url),
+            transparency: transparency.clone(),
         };
         let mut router = crate::routes::router(state);
         if settings.demo_upstream {
@@ -110,6 +130,7 @@ impl Application {
             router,
             address,
             engine,
+            transparency,
             shutdown_grace: Duration::from_secs(settings.limits.shutdown_grace_secs),
         })
     }
@@ -127,6 +148,11 @@ impl Application {
     /// The engine (for seeding the demo and for tests).
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The transparency log (its verifier key is published in `demo.json` and the register).
+    pub fn transparency(&self) -> &Arc<Transparency> {
+        &self.transparency
     }
 
     /// Serves until SIGTERM or Ctrl-C.
@@ -151,6 +177,11 @@ impl Application {
             let _ = tcp.set_nodelay(true);
         });
         let mut grace_rx = stop_rx.clone();
+        let sequencer = tokio::spawn(crate::transparency::run_sequencer(
+            self.engine.clone(),
+            self.transparency.clone(),
+            stop_rx.clone(),
+        ));
         let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
         });
@@ -167,9 +198,23 @@ impl Application {
                 tokio::time::sleep(grace).await;
             } => tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests still running after the grace period; stopping"),
         }
+        let _ = sequencer.await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The configured origin, or one derived from the public base URL.
+fn log_origin(settings: &Settings) -> String {
+    if let Some(origin) = &settings.transparency.origin {
+        return origin.clone();
+    }
+    settings
+        .public_base_url
+        .as_deref()
+        .map(|url| url.split_once("://").map_or(url, |(_, rest)| rest).trim_end_matches('/'))
+        .filter(|host| !host.is_empty())
+        .map_or_else(|| "localhost/portcullis".to_owned(), |host| format!("{host}/log"))
 }
 
 fn parse_attester(settings: &AttesterSettings) -> anyhow::Result<TrustedAttester> {

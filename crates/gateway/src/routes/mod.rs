@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource.
 
 pub mod admin;
+pub mod log;
 pub mod ops;
 pub mod v1;
 
@@ -14,6 +15,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1::router())
         .merge(admin::router())
         .merge(ops::router())
+        .merge(log::router())
         .fallback(not_found)
         .with_state(state)
 }

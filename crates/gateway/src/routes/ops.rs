@@ -33,6 +33,7 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
             "snapshot_seq": state.last_seq,
             "models": state.models().count(),
             "customers": state.n_customers(),
+            "log_checkpoint_size": app.transparency.served_size(),
         })),
     )
 }

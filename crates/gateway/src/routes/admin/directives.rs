@@ -169,6 +169,7 @@ fn directive_json(d: &Directive, now: Timestamp) -> serde_json::Value {
         "emergency_justification": d.emergency_justification,
         "evidence": evidence,
         "status": status,
+        "log_index": d.issued_seq.saturating_sub(1),
         "lifted": d.lifted.as_ref().map(|(at, reason)| serde_json::json!({ "at": at.to_rfc3339(), "reason": reason })),
     })
 }

@@ -48,6 +48,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/directives/{directive}", get(directives::get_one))
         .route("/admin/v1/directives/{directive}/lift", post(directives::lift))
         .route("/admin/v1/events", get(events::list))
+        .route("/admin/v1/events/{seq}", get(events::get_one))
+        .route("/admin/v1/events/{seq}/receipt", get(events::receipt))
+        .route("/admin/v1/log", get(events::log_info))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
 }
 

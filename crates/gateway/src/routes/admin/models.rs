@@ -159,6 +159,7 @@ fn criteria_json(app: &AppState, name: &str) -> Result<serde_json::Value, ApiErr
         "version": criteria.version,
         "content_hash": criteria.content_hash,
         "published_at": criteria.published_at.to_rfc3339(),
+        "log_index": criteria.published_seq.saturating_sub(1),
         "text": criteria.text,
         "policies": policies,
         "clauses": clauses,

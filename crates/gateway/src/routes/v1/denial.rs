@@ -7,11 +7,14 @@ use crate::error::ApiError;
 
 /// The 403 for a denial.
 pub fn denied(base_url: &str, customer: &Customer, model: &Model, denial: &Denial) -> ApiError {
+    // Every governance fact cited here is an event in the transparency log; `log_index` lets
+    // the customer fetch a receipt for it (`/admin/v1/events/{log_index + 1}/receipt`).
     let criteria = model.criteria.as_ref().map(|c| {
         serde_json::json!({
             "version": c.version,
             "content_hash": c.content_hash,
             "url": format!("{base_url}/admin/v1/models/{}/criteria", model.name),
+            "log_index": c.published_seq.saturating_sub(1),
         })
     });
     let model_url = format!("{base_url}/admin/v1/models/{}", model.name);
@@ -85,6 +88,8 @@ pub fn denied(base_url: &str, customer: &Customer, model: &Model, denial: &Denia
                     "expires_at": directive.expires_at.map(Timestamp::to_rfc3339),
                     "content_hash": directive.content_hash,
                     "url": url,
+                    "log_index": directive.issued_seq.saturating_sub(1),
+                    "receipt_url": format!("{base_url}/admin/v1/events/{}/receipt", directive.issued_seq),
                 }),
                 serde_json::json!({ "to": directive.issuer.as_str(), "url": url }),
             )
