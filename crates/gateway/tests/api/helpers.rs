@@ -101,6 +101,11 @@ impl TestApp {
         self.start().await;
     }
 
+    /// The settings the app runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
