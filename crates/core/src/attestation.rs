@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::ids::{AttesterId, Timestamp};
 use crate::policy::{CedarSchema, EndUserContext};
@@ -141,9 +141,10 @@ pub fn verify(
     let signature_bytes = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| Malformed)?;
     let signature = Signature::from_slice(&signature_bytes).map_err(|_| Malformed)?;
     let signing_input = token.trim().get(..header_b64.len() + 1 + payload_b64.len()).ok_or(Malformed)?;
+    // `verify_strict` rejects small-order keys and non-canonical signatures (no malleability).
     attester
         .key
-        .verify(signing_input.as_bytes(), &signature)
+        .verify_strict(signing_input.as_bytes(), &signature)
         .map_err(|_| Malformed)?;
     let seconds = |name: &str| claims.get(name).and_then(serde_json::Value::as_i64).ok_or(Malformed);
     let expires_at = Timestamp::from_millis(seconds("exp")?.saturating_mul(1000));
