@@ -13,7 +13,9 @@
 mod errors;
 mod governance;
 mod helpers;
+mod log;
 mod mock_upstream;
+mod openapi;
 mod ops;
 mod story;
 mod streaming;

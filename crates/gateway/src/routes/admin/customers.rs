@@ -101,8 +101,9 @@ pub async fn issue_key(
     State(app): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: bytes::Bytes,
+    body: Result<bytes::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let body = body.map_err(|_| ApiError::TooLarge { limit: crate::routes::admin::MAX_ADMIN_BODY_BYTES })?;
     let customer = parse_id("customer", CustomerId::parse, &id)?;
     // The body is optional: no body means no label.
     let label = if body.iter().all(u8::is_ascii_whitespace) {

@@ -3,14 +3,14 @@
 //! The snapshot keeps derived state, not events, so this reads the store through the engine.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_translog::proof::TlogProof;
 use portcullis_core::Actor;
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::app::{ApiPath, ApiQuery, AppState};
 use crate::error::ApiError;
 use crate::routes::admin::actor;
 
@@ -29,7 +29,7 @@ pub struct EventsQuery {
 pub async fn list(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<EventsQuery>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let actor = actor(&app, &headers)?;
     if matches!(actor, Actor::Customer { .. }) {
@@ -45,7 +45,7 @@ pub async fn list(
 }
 
 /// `GET /admin/v1/events/{seq}` (public): one event's log entry, exactly as logged.
-pub async fn get_one(State(app): State<AppState>, Path(seq): Path<u64>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn get_one(State(app): State<AppState>, ApiPath(seq): ApiPath<u64>) -> Result<Json<serde_json::Value>, ApiError> {
     let entry = entry(&app, seq).await?;
     let size = app.transparency.served_size();
     Ok(Json(serde_json::json!({
@@ -59,7 +59,7 @@ pub async fn get_one(State(app): State<AppState>, Path(seq): Path<u64>) -> Resul
 
 /// `GET /admin/v1/events/{seq}/receipt` (public): a C2SP tlog-proof for the event's entry
 /// against the latest signed checkpoint.
-pub async fn receipt(State(app): State<AppState>, Path(seq): Path<u64>) -> Result<Response, ApiError> {
+pub async fn receipt(State(app): State<AppState>, ApiPath(seq): ApiPath<u64>) -> Result<Response, ApiError> {
     let served = app.transparency.served.load_full().filter(|c| c.size >= seq && seq > 0).ok_or_else(|| {
         ApiError::NotFound {
             message: format!(
