@@ -64,7 +64,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let settings = Settings {
         listen: args.listen.clone(),
         data_dir: args.data_dir.clone(),
-        provider_tokens: vec![ProviderToken { name: "demo-operator".to_owned(), token: secrets.provider_token.clone().into() }],
+        provider_tokens: vec![ProviderToken {
+            name: "demo-operator".to_owned(),
+            token: secrets.provider_token.clone().into(),
+        }],
         attesters: vec![AttesterSettings {
             id: ATTESTER.to_owned(),
             public_key: base64::engine::general_purpose::STANDARD.encode(attester_key.verifying_key().to_bytes()),
@@ -104,7 +107,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             );
         }
         let text = serde_json::to_string_pretty(&json).context("failed to render demo.json")?;
-        std::fs::write(&demo_json, text + "\n").with_context(|| format!("failed to write `{}`", demo_json.display()))?;
+        std::fs::write(&demo_json, text + "\n")
+            .with_context(|| format!("failed to write `{}`", demo_json.display()))?;
         print_summary(&json, &demo_json);
         app.run_until_stopped().await
     })
@@ -125,7 +129,12 @@ fn sample(attester_key: &SigningKey, nationalities: &[&str], now: Timestamp) -> 
     ))
 }
 
-fn demo_json_value(secrets: &DemoSecrets, attester_key: &SigningKey, gateway_url: &str, now: Timestamp) -> serde_json::Value {
+fn demo_json_value(
+    secrets: &DemoSecrets,
+    attester_key: &SigningKey,
+    gateway_url: &str,
+    now: Timestamp,
+) -> serde_json::Value {
     let us = sample(attester_key, &["US"], now).unwrap_or_default();
     let non_us = sample(attester_key, &["FR"], now).unwrap_or_default();
     let customers: Vec<serde_json::Value> = secrets
@@ -174,11 +183,15 @@ fn load_secrets(path: &Path) -> anyhow::Result<Option<DemoSecrets>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("failed to read `{}`", path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", path.display()))?;
     let field = |pointer: &str| json.pointer(pointer).and_then(serde_json::Value::as_str).map(str::to_owned);
-    let provider_token = field("/role_tokens/provider").with_context(|| format!("`{}` lacks the provider token", path.display()))?;
-    let seed_hex = field("/demo_attester_seed_hex").with_context(|| format!("`{}` lacks the attester seed", path.display()))?;
-    let attester_seed = decode_seed(&seed_hex).with_context(|| format!("`{}` has a malformed attester seed", path.display()))?;
+    let provider_token =
+        field("/role_tokens/provider").with_context(|| format!("`{}` lacks the provider token", path.display()))?;
+    let seed_hex =
+        field("/demo_attester_seed_hex").with_context(|| format!("`{}` lacks the attester seed", path.display()))?;
+    let attester_seed =
+        decode_seed(&seed_hex).with_context(|| format!("`{}` has a malformed attester seed", path.display()))?;
     let customers = json
         .get("customers")
         .and_then(serde_json::Value::as_array)
@@ -195,7 +208,12 @@ fn load_secrets(path: &Path) -> anyhow::Result<Option<DemoSecrets>> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Some(DemoSecrets { provider_token, attester_seed, authority_token: field("/role_tokens/authority/token"), customers }))
+    Ok(Some(DemoSecrets {
+        provider_token,
+        attester_seed,
+        authority_token: field("/role_tokens/authority/token"),
+        customers,
+    }))
 }
 
 fn decode_seed(hex: &str) -> Option<[u8; 32]> {

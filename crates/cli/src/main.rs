@@ -6,6 +6,7 @@
 mod admin;
 mod demo;
 mod serve;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Administer a running gateway through its admin API.
     Admin(admin::AdminArgs),
+    /// Verify the transparency log with only its key: checkpoint, tiles, entries, receipts.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -95,16 +95,10 @@ async fn acknowledged_writes_survive_sigkill() {
 
     let mut server = start(&config);
     wait_ready(&client, &base).await;
-    let listed: serde_json::Value = client
-        .get(format!("{base}/admin/v1/customers"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let present: Vec<&str> = listed["customers"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let listed: serde_json::Value =
+        client.get(format!("{base}/admin/v1/customers")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let present: Vec<&str> =
+        listed["customers"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     for id in &acknowledged {
         assert!(present.contains(&id.as_str()), "acknowledged customer `{id}` was lost");
     }

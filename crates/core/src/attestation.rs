@@ -142,10 +142,7 @@ pub fn verify(
     let signature = Signature::from_slice(&signature_bytes).map_err(|_| Malformed)?;
     let signing_input = token.trim().get(..header_b64.len() + 1 + payload_b64.len()).ok_or(Malformed)?;
     // `verify_strict` rejects small-order keys and non-canonical signatures (no malleability).
-    attester
-        .key
-        .verify_strict(signing_input.as_bytes(), &signature)
-        .map_err(|_| Malformed)?;
+    attester.key.verify_strict(signing_input.as_bytes(), &signature).map_err(|_| Malformed)?;
     let seconds = |name: &str| claims.get(name).and_then(serde_json::Value::as_i64).ok_or(Malformed);
     let expires_at = Timestamp::from_millis(seconds("exp")?.saturating_mul(1000));
     let issued_at = Timestamp::from_millis(seconds("iat")?.saturating_mul(1000));
@@ -154,10 +151,7 @@ pub fn verify(
         Some(serde_json::Value::String(aud)) => Some(aud.clone()),
         Some(_) => return Err(Malformed),
     };
-    let end_user = claims
-        .get("end_user")
-        .and_then(serde_json::Value::as_object)
-        .ok_or(Malformed)?;
+    let end_user = claims.get("end_user").and_then(serde_json::Value::as_object).ok_or(Malformed)?;
     schema.check_end_user(end_user).map_err(|_| Malformed)?;
     // Canonical form: sorted keys, so equal attribute sets share one memo entry.
     let end_user_json = crate::event::canonical_json(&serde_json::Value::Object(end_user.clone()));
@@ -205,11 +199,8 @@ pub fn sign(claims: &AttestationClaims, key: &SigningKey) -> String {
     if let (Some(aud), Some(map)) = (&claims.audience, payload.as_object_mut()) {
         map.insert("aud".to_owned(), aud.clone().into());
     }
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(payload.to_string())
-    );
+    let signing_input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(payload.to_string()));
     let signature = key.sign(signing_input.as_bytes());
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
 }

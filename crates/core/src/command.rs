@@ -6,7 +6,9 @@
 
 use crate::error::PolicyError;
 use crate::event::{Actor, DirectiveScope, Event, Evidence, Upstream};
-use crate::ids::{AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId};
+use crate::ids::{
+    AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+};
 use crate::policy::{CompiledPolicies, PolicyKind};
 use crate::stage::{IllegalTransitionError, StageTarget};
 use crate::state::State;
@@ -208,12 +210,18 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
                 return Err(CommandError::AlreadyExists { what: "customer", id: customer.to_string() });
             }
             check_text("name", &name)?;
-            state.schema().check_customer_attributes(&attributes).map_err(|m| CommandError::Invalid(format!("invalid attributes: {m}")))?;
+            state
+                .schema()
+                .check_customer_attributes(&attributes)
+                .map_err(|m| CommandError::Invalid(format!("invalid attributes: {m}")))?;
             Event::CustomerCreated { customer, name, attributes }
         }
         Command::SetCustomerAttributes { customer, attributes } => {
             need_customer(state, &customer)?;
-            state.schema().check_customer_attributes(&attributes).map_err(|m| CommandError::Invalid(format!("invalid attributes: {m}")))?;
+            state
+                .schema()
+                .check_customer_attributes(&attributes)
+                .map_err(|m| CommandError::Invalid(format!("invalid attributes: {m}")))?;
             Event::CustomerAttributesSet { customer, attributes }
         }
         Command::IssueKey { customer, key_id, label, key_hash } => {
@@ -288,11 +296,14 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
         }
         Command::RevokeGrant { customer, model, effective_at, reason } => {
             let holder = need_customer(state, &customer)?;
-            let grant = holder.grants.get(&model).ok_or_else(|| {
-                CommandError::Invalid(format!("customer `{customer}` holds no grant for `{model}`"))
-            })?;
+            let grant = holder
+                .grants
+                .get(&model)
+                .ok_or_else(|| CommandError::Invalid(format!("customer `{customer}` holds no grant for `{model}`")))?;
             if grant.revoked_at.is_some() {
-                return Err(CommandError::Invalid(format!("the grant of `{model}` to `{customer}` is already revoked")));
+                return Err(CommandError::Invalid(format!(
+                    "the grant of `{model}` to `{customer}` is already revoked"
+                )));
             }
             check_text("reason", &reason)?;
             let effective_at = not_backdated("effective_at", effective_at, now)?;
@@ -333,7 +344,8 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
             match (&emergency_justification, emergency) {
                 (None, true) => {
                     return Err(CommandError::Invalid(
-                        "a directive with no notice period is an emergency and needs an emergency_justification".to_owned(),
+                        "a directive with no notice period is an emergency and needs an emergency_justification"
+                            .to_owned(),
                     ));
                 }
                 (Some(text), _) => check_text("emergency_justification", text)?,
@@ -343,7 +355,9 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
                 Evidence::Disclosed { description, sha256 } => {
                     check_text("evidence description", description)?;
                     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-                        return Err(CommandError::Invalid("evidence sha256 must be 64 lowercase hex digits".to_owned()));
+                        return Err(CommandError::Invalid(
+                            "evidence sha256 must be 64 lowercase hex digits".to_owned(),
+                        ));
                     }
                 }
                 Evidence::Withheld { reason } => check_text("evidence withholding reason", reason)?,
@@ -384,7 +398,13 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
 /// The role check, one place for every command.
 fn authorize(state: &State, actor: &Actor, command: &Command) -> Result<(), CommandError> {
     let allowed = match (actor, command) {
-        (Actor::Provider { .. }, Command::IssueDirective { .. } | Command::LiftDirective { .. } | Command::Grant { .. } | Command::RevokeGrant { .. }) => false,
+        (
+            Actor::Provider { .. },
+            Command::IssueDirective { .. }
+            | Command::LiftDirective { .. }
+            | Command::Grant { .. }
+            | Command::RevokeGrant { .. },
+        ) => false,
         (Actor::Provider { .. }, _) => true,
         (
             Actor::Authority { .. },
@@ -436,11 +456,17 @@ fn not_found(what: &'static str, id: &impl ToString) -> CommandError {
     CommandError::NotFound { what, id: id.to_string() }
 }
 
-fn need_customer<'a>(state: &'a State, customer: &CustomerId) -> Result<&'a std::sync::Arc<crate::state::Customer>, CommandError> {
+fn need_customer<'a>(
+    state: &'a State,
+    customer: &CustomerId,
+) -> Result<&'a std::sync::Arc<crate::state::Customer>, CommandError> {
     state.customer(customer.as_str()).ok_or_else(|| not_found("customer", customer))
 }
 
-fn need_model<'a>(state: &'a State, model: &ModelName) -> Result<&'a std::sync::Arc<crate::state::Model>, CommandError> {
+fn need_model<'a>(
+    state: &'a State,
+    model: &ModelName,
+) -> Result<&'a std::sync::Arc<crate::state::Model>, CommandError> {
     state.model(model.as_str()).ok_or_else(|| not_found("model", model))
 }
 

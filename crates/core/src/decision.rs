@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
+use crate::ids::Timestamp;
 use crate::policy::{EndUserContext, Evaluation};
 use crate::snapshot::{MemoSlot, Snapshot};
 use crate::stage::Stage;
 use crate::state::{Customer, Directive, Model};
-use crate::ids::Timestamp;
 
 /// The outcome of one decision.
 #[derive(Clone, Debug)]
@@ -105,7 +105,13 @@ impl Denial {
 /// The cost is a handful of map lookups plus, per directive in force for this model, one memo
 /// lookup; it does not depend on the number of customers, grants or directives scoped to other
 /// models.
-pub fn decide(snapshot: &Snapshot, customer: &Customer, model: &Model, end_user: &EndUserContext, now: Timestamp) -> Decision {
+pub fn decide(
+    snapshot: &Snapshot,
+    customer: &Customer,
+    model: &Model,
+    end_user: &EndUserContext,
+    now: Timestamp,
+) -> Decision {
     match model.stage {
         Stage::Preview => {
             let Some(grant) = customer.grants.get(&model.name) else {

@@ -69,11 +69,7 @@ pub struct PolicyError {
 }
 
 fn render(diagnostics: &[PolicyDiagnostic]) -> String {
-    diagnostics
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+    diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId};
+use crate::ids::{
+    AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+};
 use crate::stage::Stage;
 
 /// Who performed an action, as recorded in the event.
@@ -409,7 +411,10 @@ mod tests {
         assert!(entry.contains(r#""text":"short""#));
         use sha2::Digest;
         let digest = crate::ids::hex(&sha2::Sha256::digest(policies.as_bytes()));
-        assert!(entry.contains(&format!(r#""policies":{{"bytes":{},"sha256":"{digest}"}}"#, policies.len())), "{entry}");
+        assert!(
+            entry.contains(&format!(r#""policies":{{"bytes":{},"sha256":"{digest}"}}"#, policies.len())),
+            "{entry}"
+        );
     }
 
     #[test]

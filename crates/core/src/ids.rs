@@ -113,18 +113,13 @@ fn check_id(text: &str, what: &str, max: usize) -> Result<(), InvalidValueError>
             text.chars().take(16).collect::<String>()
         )));
     }
-    if let Some(bad) = text
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/')))
-    {
+    if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'))) {
         return Err(InvalidValueError::new(format!(
             "{what} `{text}` contains `{bad}`; use letters, digits and `-_.:/`"
         )));
     }
     if !text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err(InvalidValueError::new(format!(
-            "{what} `{text}` must start with a letter or digit"
-        )));
+        return Err(InvalidValueError::new(format!("{what} `{text}` must start with a letter or digit")));
     }
     Ok(())
 }
@@ -170,12 +165,7 @@ impl Timestamp {
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
-        format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
-        )
+        format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
     }
 }
 
@@ -191,7 +181,13 @@ fn parse_rfc3339(text: &str) -> Option<Timestamp> {
         let part = text.get(range)?;
         part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
     };
-    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't' | b' ')) || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+    if b.len() < 20
+        || b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
+    {
         return None;
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -286,12 +282,8 @@ impl SecretHash {
         }
         let mut out = [0_u8; 32];
         for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-            let hex = std::str::from_utf8(pair)
-                .ok()
-                .and_then(|s| u8::from_str_radix(s, 16).ok());
-            *slot = hex.ok_or_else(|| {
-                InvalidValueError::new("secret hash is not 64 hex digits".to_owned())
-            })?;
+            let hex = std::str::from_utf8(pair).ok().and_then(|s| u8::from_str_radix(s, 16).ok());
+            *slot = hex.ok_or_else(|| InvalidValueError::new("secret hash is not 64 hex digits".to_owned()))?;
         }
         Ok(Self(out))
     }
@@ -349,19 +341,13 @@ mod tests {
         check("", Err("customer id is empty"));
         check("a b", Err("customer id `a b` contains ` `; use letters, digits and `-_.:/`"));
         check("-x", Err("customer id `-x` must start with a letter or digit"));
-        check(
-            &"a".repeat(65),
-            Err("customer id `aaaaaaaaaaaaaaaa…` is longer than 64 characters"),
-        );
+        check(&"a".repeat(65), Err("customer id `aaaaaaaaaaaaaaaa…` is longer than 64 characters"));
     }
 
     #[test]
     fn rfc3339() {
         assert_eq!(Timestamp::from_millis(0).to_rfc3339(), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            Timestamp::from_millis(1_795_800_060_000).to_rfc3339(),
-            "2026-11-27T17:21:00Z"
-        );
+        assert_eq!(Timestamp::from_millis(1_795_800_060_000).to_rfc3339(), "2026-11-27T17:21:00Z");
         assert_eq!(Timestamp::from_millis(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00Z");
     }
 

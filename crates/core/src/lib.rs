@@ -32,7 +32,9 @@ pub use command::{Command, CommandError, handle};
 pub use decision::{Allowed, Decision, Denial, decide};
 pub use error::{InvalidValueError, PolicyDiagnostic, PolicyError, SourceLocation};
 pub use event::{Actor, DirectiveScope, Event, EventRecord, Evidence, Upstream};
-pub use ids::{AttesterId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId};
+pub use ids::{
+    AttesterId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+};
 pub use snapshot::Snapshot;
 pub use stage::{LiveStage, Stage, StageTarget};
 pub use state::State;

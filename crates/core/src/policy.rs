@@ -10,8 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Authorizer, Context, Effect, Entities, EntityUid, PolicySet, Request, Schema, ValidationMode,
-    Validator,
+    Authorizer, Context, Effect, Entities, EntityUid, PolicySet, Request, Schema, ValidationMode, Validator,
 };
 use miette::Diagnostic;
 use sha2::Digest;
@@ -80,7 +79,9 @@ impl CedarSchema {
         this.entities("probe", &serde_json::Map::new(), "probe").map_err(|message| PolicyError {
             diagnostics: vec![PolicyDiagnostic {
                 location: None,
-                message: format!("schema must declare `entity Customer`, `entity Model` and `action invoke`: {message}"),
+                message: format!(
+                    "schema must declare `entity Customer`, `entity Model` and `action invoke`: {message}"
+                ),
             }],
         })?;
         Ok(this)
@@ -203,8 +204,8 @@ impl CompiledPolicies {
     /// a schema validation error (including an attribute read without a `has` guard), an empty
     /// set, or a policy with the wrong effect for its kind.
     pub fn compile(schema: &CedarSchema, kind: PolicyKind, text: &str) -> Result<Self, PolicyError> {
-        let policy_set = PolicySet::from_str(text)
-            .map_err(|err| PolicyError { diagnostics: diagnostics_of(&err, text) })?;
+        let policy_set =
+            PolicySet::from_str(text).map_err(|err| PolicyError { diagnostics: diagnostics_of(&err, text) })?;
         let mut diagnostics = Vec::new();
         let mut clauses = Vec::new();
         let mut mentions_entity_literal = false;
@@ -212,7 +213,8 @@ impl CompiledPolicies {
         let mut policies: Vec<&cedar_policy::Policy> = policy_set.policies().collect();
         // Cedar names policies `policy0`, `policy1`, … in source order; sort by that number so
         // clauses are reported in the order they were written.
-        policies.sort_by_key(|p| p.id().to_string().trim_start_matches("policy").parse::<usize>().unwrap_or(usize::MAX));
+        policies
+            .sort_by_key(|p| p.id().to_string().trim_start_matches("policy").parse::<usize>().unwrap_or(usize::MAX));
         for (position, policy) in policies.into_iter().enumerate() {
             let location = starts.get(position).map(|offset| SourceLocation::of_offset(text, *offset));
             let (wanted, word) = match kind {
@@ -223,10 +225,7 @@ impl CompiledPolicies {
                 diagnostics.push(PolicyDiagnostic { location, message: word.to_owned() });
             }
             if !policy.is_static() {
-                diagnostics.push(PolicyDiagnostic {
-                    location,
-                    message: "templates are not supported here".to_owned(),
-                });
+                diagnostics.push(PolicyDiagnostic { location, message: "templates are not supported here".to_owned() });
             }
             mentions_entity_literal |= policy
                 .to_json()
@@ -318,8 +317,9 @@ impl CompiledPolicies {
             let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
             context.insert("end_user".to_owned(), value);
         }
-        let context = Context::from_json_value(serde_json::Value::Object(context), Some((&schema.schema, &schema.action)))
-            .map_err(|err| one_line(&err.to_string()))?;
+        let context =
+            Context::from_json_value(serde_json::Value::Object(context), Some((&schema.schema, &schema.action)))
+                .map_err(|err| one_line(&err.to_string()))?;
         let principal = entity_uid("Customer", customer_id)?;
         let resource = entity_uid("Model", model)?;
         let request = Request::new(principal, schema.action.clone(), resource, context, Some(&schema.schema))
@@ -487,9 +487,21 @@ mod tests {
 
     #[test]
     fn rejections_name_line_and_column() {
-        check_rejected(PolicyKind::Criteria, "permit(principal, action, resource)\nwhen { principal.kyc == };", "line 2");
-        check_rejected(PolicyKind::Criteria, "forbid(principal, action, resource);", "criteria may only contain `permit` policies");
-        check_rejected(PolicyKind::Directive, "permit(principal, action, resource);", "a directive may only contain `forbid` policies");
+        check_rejected(
+            PolicyKind::Criteria,
+            "permit(principal, action, resource)\nwhen { principal.kyc == };",
+            "line 2",
+        );
+        check_rejected(
+            PolicyKind::Criteria,
+            "forbid(principal, action, resource);",
+            "criteria may only contain `permit` policies",
+        );
+        check_rejected(
+            PolicyKind::Directive,
+            "permit(principal, action, resource);",
+            "a directive may only contain `forbid` policies",
+        );
         // Unguarded optional attribute: strict validation refuses it at publication time.
         check_rejected(
             PolicyKind::Directive,
@@ -509,9 +521,19 @@ mod tests {
         let s = schema();
         let generic = CompiledPolicies::compile(&s, PolicyKind::Criteria, "permit(principal, action == Action::\"invoke\", resource) when { principal has kyc && principal.kyc == \"verified\" };").unwrap();
         assert!(!generic.mentions_entity_literal());
-        let specific = CompiledPolicies::compile(&s, PolicyKind::Criteria, "permit(principal == Customer::\"acme\", action, resource);").unwrap();
+        let specific = CompiledPolicies::compile(
+            &s,
+            PolicyKind::Criteria,
+            "permit(principal == Customer::\"acme\", action, resource);",
+        )
+        .unwrap();
         assert!(specific.mentions_entity_literal());
-        let in_condition = CompiledPolicies::compile(&s, PolicyKind::Directive, "forbid(principal, action, resource) when { resource == Model::\"frontier\" };").unwrap();
+        let in_condition = CompiledPolicies::compile(
+            &s,
+            PolicyKind::Directive,
+            "forbid(principal, action, resource) when { resource == Model::\"frontier\" };",
+        )
+        .unwrap();
         assert!(in_condition.mentions_entity_literal());
     }
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use crate::attestation::TrustedAttester;
 use crate::error::PolicyError;
 use crate::event::{Actor, DirectiveScope, Event, EventRecord, Evidence, Upstream};
-use crate::ids::{AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId};
+use crate::ids::{
+    AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+};
 use crate::policy::{CedarSchema, CompiledPolicies, PolicyKind};
 use crate::stage::Stage;
 
@@ -368,7 +370,8 @@ impl State {
             }
             Event::CustomerAttributesSet { customer, attributes } => {
                 let (attributes, class_id) = self.intern_class(attributes);
-                let entry = self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                let entry =
+                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 let updated = Arc::make_mut(entry);
                 updated.attributes = attributes;
                 updated.class_id = class_id;
@@ -460,7 +463,8 @@ impl State {
                 }));
             }
             Event::GrantIssued { customer, model, expires_at, reason } => {
-                let entry = self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                let entry =
+                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 Arc::make_mut(entry).grants.insert(
                     model.clone(),
                     Grant {
@@ -475,7 +479,8 @@ impl State {
                 );
             }
             Event::GrantRevoked { customer, model, effective_at, .. } => {
-                let entry = self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                let entry =
+                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 let grant = Arc::make_mut(entry)
                     .grants
                     .get_mut(model)
@@ -551,7 +556,8 @@ impl State {
         &mut self,
         attributes: &serde_json::Map<String, serde_json::Value>,
     ) -> (Arc<serde_json::Map<String, serde_json::Value>>, u32) {
-        let canonical: Arc<str> = Arc::from(crate::event::canonical_json(&serde_json::Value::Object(attributes.clone())));
+        let canonical: Arc<str> =
+            Arc::from(crate::event::canonical_json(&serde_json::Value::Object(attributes.clone())));
         let next = u32::try_from(self.classes.len()).unwrap_or(u32::MAX);
         let class_id = *self.classes.entry(canonical).or_insert(next);
         (Arc::new(attributes.clone()), class_id)

@@ -71,7 +71,11 @@ fn upstream() -> Upstream {
 fn story() -> World {
     let mut w = World::new();
     let p = provider();
-    w.run(&p, Command::RegisterAuthority { authority: AuthorityId::parse("bis").unwrap(), name: "Bureau".to_owned() }, T0);
+    w.run(
+        &p,
+        Command::RegisterAuthority { authority: AuthorityId::parse("bis").unwrap(), name: "Bureau".to_owned() },
+        T0,
+    );
     for (id, kyc) in [("acme", "verified"), ("globex", "verified"), ("shady", "pending"), ("acme2", "verified")] {
         w.run(
             &p,
@@ -86,12 +90,34 @@ fn story() -> World {
     let criteria = r#"@id("kyc-verified")
 permit(principal, action == Action::"invoke", resource)
 when { principal has kyc && principal.kyc == "verified" };"#;
-    for (model, stages) in [("frontier", &["review", "preview"][..]), ("workhorse", &["review", "general"][..]), ("lab-draft", &[][..])] {
+    for (model, stages) in
+        [("frontier", &["review", "preview"][..]), ("workhorse", &["review", "general"][..]), ("lab-draft", &[][..])]
+    {
         let name = ModelName::parse(model).unwrap();
-        w.run(&p, Command::RegisterModel { model: name.clone(), description: model.to_owned(), upstream: upstream() }, T0);
-        w.run(&p, Command::PublishCriteria { model: name.clone(), text: "KYC verified".to_owned(), policies: criteria.to_owned() }, T0);
+        w.run(
+            &p,
+            Command::RegisterModel { model: name.clone(), description: model.to_owned(), upstream: upstream() },
+            T0,
+        );
+        w.run(
+            &p,
+            Command::PublishCriteria {
+                model: name.clone(),
+                text: "KYC verified".to_owned(),
+                policies: criteria.to_owned(),
+            },
+            T0,
+        );
         for stage in stages {
-            w.run(&p, Command::ChangeStage { model: name.clone(), target: StageTarget::parse(stage).unwrap(), reason: "release plan".to_owned() }, T0);
+            w.run(
+                &p,
+                Command::ChangeStage {
+                    model: name.clone(),
+                    target: StageTarget::parse(stage).unwrap(),
+                    reason: "release plan".to_owned(),
+                },
+                T0,
+            );
         }
     }
     w.run(
@@ -171,9 +197,27 @@ fn story_table() {
         // After: US nationals pass, everyone else is cut, and unknown means cut.
         ("acme", "frontier", Some(&us), later, "allow v1 [\"kyc-verified\"]"),
         ("acme", "frontier", Some(&dual), later, "allow v1 [\"kyc-verified\"]"),
-        ("acme", "frontier", Some(&fr), later, "deny directive EC-2026-001 [\"us-nationals-only\"] errors=0 attestation=valid"),
-        ("acme", "frontier", None, later, "deny directive EC-2026-001 [\"us-nationals-only\"] errors=0 attestation=missing"),
-        ("acme", "frontier", Some("garbage"), later, "deny directive EC-2026-001 [\"us-nationals-only\"] errors=0 attestation=malformed"),
+        (
+            "acme",
+            "frontier",
+            Some(&fr),
+            later,
+            "deny directive EC-2026-001 [\"us-nationals-only\"] errors=0 attestation=valid",
+        ),
+        (
+            "acme",
+            "frontier",
+            None,
+            later,
+            "deny directive EC-2026-001 [\"us-nationals-only\"] errors=0 attestation=missing",
+        ),
+        (
+            "acme",
+            "frontier",
+            Some("garbage"),
+            later,
+            "deny directive EC-2026-001 [\"us-nationals-only\"] errors=0 attestation=malformed",
+        ),
         // A token bound to acme is worthless to anyone else.
         ("acme2", "frontier", Some(&us), later, "deny grant_required"),
         // The directive names only frontier: workhorse is untouched, attested or not.
@@ -205,14 +249,28 @@ fn wrong_audience_is_unknown_not_allowed() {
     );
     let s = Snapshot::new(w.state);
     let for_acme = token(&["US"], Some("acme"));
-    check(&s, "acme2", "frontier", Some(&for_acme), T0.plus_millis(2 * HOUR), "deny directive EC-2026-001 [\"us-nationals-only\"] errors=0 attestation=wrong_audience");
+    check(
+        &s,
+        "acme2",
+        "frontier",
+        Some(&for_acme),
+        T0.plus_millis(2 * HOUR),
+        "deny directive EC-2026-001 [\"us-nationals-only\"] errors=0 attestation=wrong_audience",
+    );
 }
 
 #[test]
 fn lifting_and_revoking_and_suspending() {
     let mut w = story();
     let later = T0.plus_millis(2 * HOUR);
-    w.run(&official(), Command::LiftDirective { directive: DirectiveId::parse("EC-2026-001").unwrap(), reason: "rescinded".to_owned() }, later);
+    w.run(
+        &official(),
+        Command::LiftDirective {
+            directive: DirectiveId::parse("EC-2026-001").unwrap(),
+            reason: "rescinded".to_owned(),
+        },
+        later,
+    );
     check(&Snapshot::new(w.state.clone()), "acme", "frontier", None, later, "allow v1 [\"kyc-verified\"]");
     w.run(
         &official(),
@@ -227,9 +285,25 @@ fn lifting_and_revoking_and_suspending() {
     // Notice: still allowed until the revocation takes effect.
     check(&Snapshot::new(w.state.clone()), "acme", "frontier", None, later, "allow v1 [\"kyc-verified\"]");
     check(&Snapshot::new(w.state.clone()), "acme", "frontier", None, later.plus_millis(HOUR), "deny grant_revoked");
-    w.run(&provider(), Command::ChangeStage { model: ModelName::parse("workhorse").unwrap(), target: StageTarget::Suspended, reason: "incident".to_owned() }, later);
+    w.run(
+        &provider(),
+        Command::ChangeStage {
+            model: ModelName::parse("workhorse").unwrap(),
+            target: StageTarget::Suspended,
+            reason: "incident".to_owned(),
+        },
+        later,
+    );
     check(&Snapshot::new(w.state.clone()), "acme", "workhorse", None, later, "deny stage suspended");
-    w.run(&official(), Command::ChangeStage { model: ModelName::parse("workhorse").unwrap(), target: StageTarget::Resume, reason: "fixed".to_owned() }, later);
+    w.run(
+        &official(),
+        Command::ChangeStage {
+            model: ModelName::parse("workhorse").unwrap(),
+            target: StageTarget::Resume,
+            reason: "fixed".to_owned(),
+        },
+        later,
+    );
     check(&Snapshot::new(w.state), "acme", "workhorse", None, later, "allow v1 [\"kyc-verified\"]");
 }
 
@@ -257,7 +331,14 @@ fn erroring_directive_fails_closed() {
         },
         T0,
     );
-    check(&Snapshot::new(w.state), "acme", "workhorse", None, T0, "deny directive EC-OVERFLOW [] errors=1 attestation=missing");
+    check(
+        &Snapshot::new(w.state),
+        "acme",
+        "workhorse",
+        None,
+        T0,
+        "deny directive EC-OVERFLOW [] errors=1 attestation=missing",
+    );
 }
 
 #[track_caller]
@@ -289,35 +370,60 @@ fn refused_commands() {
         directive(None, None),
         "a directive with no notice period is an emergency and needs an emergency_justification",
     );
-    check_refused(&w, &official(), directive(Some(T0.plus_millis(-2 * HOUR)), None), "effective_at `2026-11-27T15:20:00Z` is in the past");
+    check_refused(
+        &w,
+        &official(),
+        directive(Some(T0.plus_millis(-2 * HOUR)), None),
+        "effective_at `2026-11-27T15:20:00Z` is in the past",
+    );
     check_refused(
         &w,
         &provider(),
-        Command::ChangeStage { model: ModelName::parse("lab-draft").unwrap(), target: StageTarget::General, reason: "go".to_owned() },
+        Command::ChangeStage {
+            model: ModelName::parse("lab-draft").unwrap(),
+            target: StageTarget::General,
+            reason: "go".to_owned(),
+        },
         "a model in `draft` cannot move to `general`",
     );
     check_refused(
         &w,
         &official(),
-        Command::ChangeStage { model: ModelName::parse("lab-draft").unwrap(), target: StageTarget::Review, reason: "go".to_owned() },
+        Command::ChangeStage {
+            model: ModelName::parse("lab-draft").unwrap(),
+            target: StageTarget::Review,
+            reason: "go".to_owned(),
+        },
         "authority bis (j.doe) may not make this stage change",
     );
     check_refused(
         &w,
         &provider(),
-        Command::PublishCriteria { model: ModelName::parse("nope").unwrap(), text: "t".to_owned(), policies: "permit(principal, action, resource);".to_owned() },
+        Command::PublishCriteria {
+            model: ModelName::parse("nope").unwrap(),
+            text: "t".to_owned(),
+            policies: "permit(principal, action, resource);".to_owned(),
+        },
         "no model `nope`",
     );
     check_refused(
         &w,
         &provider(),
-        Command::CreateCustomer { customer: CustomerId::parse("x").unwrap(), name: "x".to_owned(), attributes: attrs(serde_json::json!({"kyc": 3})) },
+        Command::CreateCustomer {
+            customer: CustomerId::parse("x").unwrap(),
+            name: "x".to_owned(),
+            attributes: attrs(serde_json::json!({"kyc": 3})),
+        },
         "invalid attributes: in attribute `kyc`, type mismatch: value was expected to have type string, but it actually has type long: `3`",
     );
     let bad_policy = handle(
         &w.state,
         &provider(),
-        Command::PublishCriteria { model: ModelName::parse("workhorse").unwrap(), text: "t".to_owned(), policies: "permit(principal, action, resource)\nwhen { principal.kyc == };".to_owned() },
+        Command::PublishCriteria {
+            model: ModelName::parse("workhorse").unwrap(),
+            text: "t".to_owned(),
+            policies: "permit(principal, action, resource)\nwhen { principal.kyc == };".to_owned(),
+        },
         T0,
     )
     .unwrap_err();
@@ -338,5 +444,8 @@ fn replay_is_deterministic() {
         event: Event::AuthorityRegistered { authority: AuthorityId::parse("x").unwrap(), name: "x".to_owned() },
     };
     let err = skipped.state.apply(&record).unwrap_err();
-    assert_eq!(err.to_string(), "event 2 (`authority_registered`) does not apply to the state: expected sequence number 1");
+    assert_eq!(
+        err.to_string(),
+        "event 2 (`authority_registered`) does not apply to the state: expected sequence number 1"
+    );
 }

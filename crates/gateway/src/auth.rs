@@ -23,10 +23,8 @@ pub struct ProviderCredentials {
 impl ProviderCredentials {
     /// Hashes the configured tokens.
     pub fn from_config(tokens: &[ProviderToken]) -> Self {
-        let hashes: Vec<(SecretHash, String)> = tokens
-            .iter()
-            .map(|t| (SecretHash::of_secret(t.token.expose_secret()), t.name.clone()))
-            .collect();
+        let hashes: Vec<(SecretHash, String)> =
+            tokens.iter().map(|t| (SecretHash::of_secret(t.token.expose_secret()), t.name.clone())).collect();
         Self { hashes: hashes.into() }
     }
 

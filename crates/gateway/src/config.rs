@@ -190,10 +190,7 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(file));
         }
-        figment
-            .merge(Env::prefixed("PORTCULLIS_").split("__"))
-            .extract()
-            .map_err(Box::new)
+        figment.merge(Env::prefixed("PORTCULLIS_").split("__")).extract().map_err(Box::new)
     }
 
     /// The database file.

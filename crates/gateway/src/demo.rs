@@ -22,8 +22,10 @@ pub const OFFICIAL: &str = "a.reviewer";
 /// The demo directive.
 pub const DIRECTIVE: &str = "EC-2026-001";
 /// The demo models, with the stages they reach.
-pub const MODELS: [(&str, &[StageTarget]); 2] =
-    [("frontier", &[StageTarget::Review, StageTarget::Preview]), ("workhorse", &[StageTarget::Review, StageTarget::General])];
+pub const MODELS: [(&str, &[StageTarget]); 2] = [
+    ("frontier", &[StageTarget::Review, StageTarget::Preview]),
+    ("workhorse", &[StageTarget::Review, StageTarget::General]),
+];
 
 /// The criteria both demo models publish.
 pub const CRITERIA: &str = r#"// Access criteria (demo). Each clause has a stable id that decisions cite.
@@ -82,7 +84,14 @@ pub async fn seed(engine: &Engine, upstream_base_url: &str) -> anyhow::Result<De
         async move { engine.submit(actor, command).await.context("the demo seed was refused") }
     };
 
-    run(&provider, Command::RegisterAuthority { authority: authority.clone(), name: "Bureau of Industry and Security (demo)".to_owned() }).await?;
+    run(
+        &provider,
+        Command::RegisterAuthority {
+            authority: authority.clone(),
+            name: "Bureau of Industry and Security (demo)".to_owned(),
+        },
+    )
+    .await?;
     let authority_token = new_secret("pct_");
     run(
         &provider,
@@ -105,7 +114,8 @@ pub async fn seed(engine: &Engine, upstream_base_url: &str) -> anyhow::Result<De
         let customer = CustomerId::parse(id)?;
         let attributes = serde_json::json!({ "country": country, "kyc": kyc });
         let attributes = attributes.as_object().cloned().unwrap_or_default();
-        run(&provider, Command::CreateCustomer { customer: customer.clone(), name: name.to_owned(), attributes }).await?;
+        run(&provider, Command::CreateCustomer { customer: customer.clone(), name: name.to_owned(), attributes })
+            .await?;
         let api_key = new_secret("pcl_");
         run(
             &provider,
@@ -141,7 +151,11 @@ pub async fn seed(engine: &Engine, upstream_base_url: &str) -> anyhow::Result<De
         )
         .await?;
         for target in stages {
-            run(&provider, Command::ChangeStage { model: model.clone(), target: *target, reason: "demo release plan".to_owned() }).await?;
+            run(
+                &provider,
+                Command::ChangeStage { model: model.clone(), target: *target, reason: "demo release plan".to_owned() },
+            )
+            .await?;
         }
     }
 
@@ -165,7 +179,9 @@ pub async fn seed(engine: &Engine, upstream_base_url: &str) -> anyhow::Result<De
             policies: DIRECTIVE_POLICY.to_owned(),
             effective_at: None,
             expires_at: None,
-            emergency_justification: Some("Same-day order received at 17:21; no notice period possible (demo)".to_owned()),
+            emergency_justification: Some(
+                "Same-day order received at 17:21; no notice period possible (demo)".to_owned(),
+            ),
             evidence: Evidence::Withheld { reason: "classified national-security assessment (demo)".to_owned() },
         },
     )

@@ -26,7 +26,9 @@ pub fn router() -> Router {
 }
 
 fn reply_text(model: &str) -> String {
-    format!("[Portcullis demo upstream] This canned reply stands in for model `{model}`: the gate let your request through. No model ran.")
+    format!(
+        "[Portcullis demo upstream] This canned reply stands in for model `{model}`: the gate let your request through. No model ran."
+    )
 }
 
 fn request_fields(body: &Bytes) -> (String, bool) {

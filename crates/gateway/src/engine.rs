@@ -63,11 +63,20 @@ enum Job {
     Write(Box<WriteJob>),
     /// Reads go through the writer too: it owns the store connection, and reading there keeps
     /// a read from seeing a half-committed batch.
-    Read { after: u64, limit: usize, reply: oneshot::Sender<Result<Vec<EventRecord>, EngineError>> },
+    Read {
+        after: u64,
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<EventRecord>, EngineError>>,
+    },
     /// Sign a checkpoint if the log grew. Through the writer: exactly one sequencer.
-    Checkpoint { reply: oneshot::Sender<Result<Option<StoredCheckpoint>, EngineError>> },
+    Checkpoint {
+        reply: oneshot::Sender<Result<Option<StoredCheckpoint>, EngineError>>,
+    },
     /// Store a cosigned note for an existing checkpoint.
-    Cosigned { checkpoint: StoredCheckpoint, reply: oneshot::Sender<Result<(), EngineError>> },
+    Cosigned {
+        checkpoint: StoredCheckpoint,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
 }
 
 struct WriteJob {
@@ -131,7 +140,10 @@ impl Engine {
     /// Returns the core's refusal, a store failure, or [`EngineError::Stopped`].
     pub async fn submit(&self, actor: Actor, command: Command) -> Result<Vec<EventRecord>, EngineError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job::Write(Box::new(WriteJob { actor, command, reply }))).await.map_err(|_| EngineError::Stopped)?;
+        self.jobs
+            .send(Job::Write(Box::new(WriteJob { actor, command, reply })))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 
@@ -188,11 +200,14 @@ fn writer_loop(
                 continue;
             }
             Job::Checkpoint { reply } => {
-                let _ = reply.send(store.sign_checkpoint(signer, clock.now()).map_err(|err| EngineError::Store(err.to_string())));
+                let _ = reply.send(
+                    store.sign_checkpoint(signer, clock.now()).map_err(|err| EngineError::Store(err.to_string())),
+                );
                 continue;
             }
             Job::Cosigned { checkpoint, reply } => {
-                let _ = reply.send(store.store_cosigned(&checkpoint).map_err(|err| EngineError::Store(err.to_string())));
+                let _ =
+                    reply.send(store.store_cosigned(&checkpoint).map_err(|err| EngineError::Store(err.to_string())));
                 continue;
             }
             Job::Write(job) => *job,
@@ -212,7 +227,8 @@ fn writer_loop(
         let now = clock.now();
         let mut working = state.clone();
         let mut records: Vec<EventRecord> = Vec::new();
-        let mut outcomes: Vec<(WriteJob, Result<std::ops::Range<usize>, EngineError>)> = Vec::with_capacity(batch.len());
+        let mut outcomes: Vec<(WriteJob, Result<std::ops::Range<usize>, EngineError>)> =
+            Vec::with_capacity(batch.len());
         for job in batch {
             let outcome = apply_command(&mut working, &job, now, &mut records);
             outcomes.push((job, outcome));

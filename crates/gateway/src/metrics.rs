@@ -48,17 +48,38 @@ impl Metrics {
     pub fn new() -> Arc<Self> {
         let mut registry = Registry::with_prefix("portcullis");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("gate_requests", "Gated API requests by model and outcome (allowed or denial code)", requests.clone());
+        registry.register(
+            "gate_requests",
+            "Gated API requests by model and outcome (allowed or denial code)",
+            requests.clone(),
+        );
         // 1 µs to ~1 s.
         let decision_seconds = Histogram::new(exponential_buckets(1e-6, 4.0, 10));
-        registry.register("decision_seconds", "Time to decide a request (key, stage, grant, criteria, directives)", decision_seconds.clone());
-        let upstream_seconds =
-            Family::<ModelLabels, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(1e-4, 3.0, 14)));
-        registry.register("upstream_seconds", "Time until the upstream sent response headers", upstream_seconds.clone());
+        registry.register(
+            "decision_seconds",
+            "Time to decide a request (key, stage, grant, criteria, directives)",
+            decision_seconds.clone(),
+        );
+        let upstream_seconds = Family::<ModelLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(1e-4, 3.0, 14))
+        });
+        registry.register(
+            "upstream_seconds",
+            "Time until the upstream sent response headers",
+            upstream_seconds.clone(),
+        );
         let upstream_errors = Family::<ModelLabels, Counter>::default();
-        registry.register("upstream_errors", "Upstream requests that failed (unreachable or timed out)", upstream_errors.clone());
+        registry.register(
+            "upstream_errors",
+            "Upstream requests that failed (unreachable or timed out)",
+            upstream_errors.clone(),
+        );
         let snapshot_seq = Gauge::default();
-        registry.register("snapshot_sequence", "Event sequence number of the governance snapshot in use", snapshot_seq.clone());
+        registry.register(
+            "snapshot_sequence",
+            "Event sequence number of the governance snapshot in use",
+            snapshot_seq.clone(),
+        );
         Arc::new(Self { registry, requests, decision_seconds, upstream_seconds, upstream_errors, snapshot_seq })
     }
 

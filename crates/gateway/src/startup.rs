@@ -63,17 +63,10 @@ impl Application {
             }
             None => CedarSchema::default_schema().context("the built-in schema does not parse")?,
         };
-        let attesters = settings
-            .attesters
-            .iter()
-            .map(parse_attester)
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let attesters = settings.attesters.iter().map(parse_attester).collect::<anyhow::Result<Vec<_>>>()?;
         let origin = log_origin(&settings);
-        let key_file = settings
-            .transparency
-            .signing_key_file
-            .clone()
-            .unwrap_or_else(|| settings.data_dir.join("log-signing-key"));
+        let key_file =
+            settings.transparency.signing_key_file.clone().unwrap_or_else(|| settings.data_dir.join("log-signing-key"));
         let signer = Arc::new(load_or_create_signer(&key_file, &origin)?);
         let database = settings.database_path();
         let store = SqliteStore::open(&database)
@@ -105,7 +98,11 @@ impl Application {
             signer,
             reader,
             served: arc_swap::ArcSwapOption::from(served.map(Arc::new)),
-            witnesses: witness_clients(&settings.transparency.witnesses, &http, settings.transparency.witness_timeout_ms)?,
+            witnesses: witness_clients(
+                &settings.transparency.witnesses,
+                &http,
+                settings.transparency.witness_timeout_ms,
+            )?,
             checkpoint_interval_ms: settings.transparency.checkpoint_interval_ms,
         });
         let state = AppState {
@@ -224,9 +221,8 @@ fn parse_attester(settings: &AttesterSettings) -> anyhow::Result<TrustedAttester
         .decode(text)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
         .with_context(|| format!("the public key of attester `{id}` is not base64"))?;
-    let array: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("the public key of attester `{id}` is not 32 bytes"))?;
+    let array: [u8; 32] =
+        bytes.try_into().map_err(|_| anyhow::anyhow!("the public key of attester `{id}` is not 32 bytes"))?;
     let key = ed25519_dalek::VerifyingKey::from_bytes(&array)
         .with_context(|| format!("the public key of attester `{id}` is not a valid Ed25519 key"))?;
     let not_after = settings

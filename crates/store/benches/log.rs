@@ -26,7 +26,10 @@ fn record(seq: u64) -> EventRecord {
             authority: AuthorityId::parse("bis").unwrap(),
             official: portcullis_core::OfficialName::parse("j.doe").unwrap(),
         },
-        event: Event::AuthorityRegistered { authority: AuthorityId::parse(&format!("authority-{seq}")).unwrap(), name: "A realistic name".to_owned() },
+        event: Event::AuthorityRegistered {
+            authority: AuthorityId::parse(&format!("authority-{seq}")).unwrap(),
+            name: "A realistic name".to_owned(),
+        },
     }
 }
 

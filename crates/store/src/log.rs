@@ -10,7 +10,9 @@ use std::sync::Mutex;
 
 use portcullis_core::{EventRecord, Timestamp};
 use portcullis_translog::tile::{BundleId, TileId, encode_bundle, read_tile, tile_in_tree};
-use portcullis_translog::tree::{BoxError, append_entries, prove_consistency, prove_inclusion, stored_hash_count, tree_hash};
+use portcullis_translog::tree::{
+    BoxError, append_entries, prove_consistency, prove_inclusion, stored_hash_count, tree_hash,
+};
 use portcullis_translog::{Checkpoint, Hash, HashReader, NoteSigner, NoteVerifier};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
@@ -45,12 +47,17 @@ impl HashReader for SqlHashes<'_> {
 
 /// Appends the log entries of `records` to the tree of `tree_size` leaves, inside the caller's
 /// transaction.
-pub(crate) fn append_hashes(connection: &Connection, tree_size: u64, records: &[EventRecord]) -> Result<(), StoreError> {
+pub(crate) fn append_hashes(
+    connection: &Connection,
+    tree_size: u64,
+    records: &[EventRecord],
+) -> Result<(), StoreError> {
     let entries: Vec<String> = records.iter().map(EventRecord::public_json).collect();
     let appended = append_entries(tree_size, &entries, &SqlHashes(connection)).map_err(log_error)?;
     let mut insert = connection.prepare_cached("INSERT INTO log_hashes (idx, hash) VALUES (?1, ?2)")?;
     for (offset, hash) in (0_u64..).zip(&appended.stored_hashes) {
-        let idx = i64::try_from(appended.first_stored_index + offset).map_err(|_| log_error("stored hash index overflow"))?;
+        let idx =
+            i64::try_from(appended.first_stored_index + offset).map_err(|_| log_error("stored hash index overflow"))?;
         insert.execute(params![idx, hash.as_bytes().as_slice()])?;
     }
     Ok(())
@@ -96,7 +103,9 @@ pub(crate) fn tree_size(connection: &Connection) -> Result<u64, StoreError> {
 
 pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<StoredCheckpoint>, StoreError> {
     let row: Option<(i64, String)> = connection
-        .query_row("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .optional()?;
     Ok(row.map(|(size, note)| StoredCheckpoint { size: u64::try_from(size).unwrap_or(0), note }))
 }
@@ -115,14 +124,21 @@ pub(crate) fn check_integrity(connection: &Connection, verifier: &NoteVerifier) 
         }
         for (offset, record) in (1_u64..).zip(&records) {
             if record.seq != done + offset {
-                return Err(StoreError::LogTampered(format!("event {} is stored where event {} belongs", record.seq, done + offset)));
+                return Err(StoreError::LogTampered(format!(
+                    "event {} is stored where event {} belongs",
+                    record.seq,
+                    done + offset
+                )));
             }
         }
         let entries: Vec<String> = records.iter().map(EventRecord::public_json).collect();
         // Earlier hashes were already checked, so reading them from the store is safe.
         let appended = append_entries(done, &entries, &SqlHashes(connection)).map_err(log_error)?;
         let stored = SqlHashes(connection)
-            .read_hashes(&(appended.first_stored_index..appended.first_stored_index + appended.stored_hashes.len() as u64).collect::<Vec<_>>())
+            .read_hashes(
+                &(appended.first_stored_index..appended.first_stored_index + appended.stored_hashes.len() as u64)
+                    .collect::<Vec<_>>(),
+            )
             .map_err(|err| StoreError::LogTampered(err.to_string()))?;
         if let Some((position, _)) = stored.iter().zip(&appended.stored_hashes).enumerate().find(|(_, (a, b))| a != b) {
             return Err(StoreError::LogTampered(format!(
@@ -181,7 +197,8 @@ impl LogReader {
     ///
     /// Fails when the file cannot be opened.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let connection =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(Self { connection: Mutex::new(connection) })
     }

@@ -73,20 +73,21 @@ impl SqliteStore {
         transaction.commit()?;
         Ok(())
     }
-
 }
 
 /// Events with a sequence number above `after`, in order, at most `limit`.
 pub(crate) fn read_events(connection: &Connection, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
-    let mut statement = connection.prepare_cached("SELECT seq, record FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let mut statement =
+        connection.prepare_cached("SELECT seq, record FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = statement.query_map(params![after, limit], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+    let rows =
+        statement.query_map(params![after, limit], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
     let mut records = Vec::new();
     for row in rows {
         let (seq, text) = row?;
-        let record =
-            EventRecord::from_stored_json(&text).map_err(|err| StoreError::Corrupt { seq, problem: err.to_string() })?;
+        let record = EventRecord::from_stored_json(&text)
+            .map_err(|err| StoreError::Corrupt { seq, problem: err.to_string() })?;
         if i64::try_from(record.seq).ok() != Some(seq) {
             return Err(StoreError::Corrupt { seq, problem: format!("row holds event {}", record.seq) });
         }
@@ -111,15 +112,18 @@ impl EventStore for SqliteStore {
         let tree_size = crate::log::tree_size(&transaction)?;
         let mut expected = tree_size + 1;
         {
-            let mut insert = transaction.prepare_cached("INSERT INTO events (seq, at, kind, record) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut insert =
+                transaction.prepare_cached("INSERT INTO events (seq, at, kind, record) VALUES (?1, ?2, ?3, ?4)")?;
             for record in records {
                 if record.seq != expected {
                     return Err(StoreError::OutOfSequence { last: expected - 1, got: record.seq });
                 }
-                let text = record
-                    .to_stored_json()
-                    .map_err(|err| StoreError::Corrupt { seq: i64::try_from(record.seq).unwrap_or(-1), problem: err.to_string() })?;
-                let seq = i64::try_from(record.seq).map_err(|_| StoreError::OutOfSequence { last: expected - 1, got: record.seq })?;
+                let text = record.to_stored_json().map_err(|err| StoreError::Corrupt {
+                    seq: i64::try_from(record.seq).unwrap_or(-1),
+                    problem: err.to_string(),
+                })?;
+                let seq = i64::try_from(record.seq)
+                    .map_err(|_| StoreError::OutOfSequence { last: expected - 1, got: record.seq })?;
                 insert.execute(params![seq, record.at.as_millis(), record.event.kind(), text])?;
                 expected += 1;
             }
@@ -154,7 +158,10 @@ mod tests {
             seq,
             at: Timestamp::from_millis(1000 + i64::try_from(seq).unwrap()),
             actor: Actor::Provider { name: "ops".to_owned() },
-            event: Event::AuthorityRegistered { authority: AuthorityId::parse(&format!("a{seq}")).unwrap(), name: "A".to_owned() },
+            event: Event::AuthorityRegistered {
+                authority: AuthorityId::parse(&format!("a{seq}")).unwrap(),
+                name: "A".to_owned(),
+            },
         }
     }
 

@@ -13,9 +13,11 @@ use std::collections::BTreeMap;
 
 use portcullis_core::{Actor, AuthorityId, Event, EventRecord, Timestamp};
 use portcullis_store::{EventStore, LogReader, SqliteStore};
-use portcullis_translog::tile::{TilePath, tiles_for_size};
-use portcullis_translog::verify::{TrustPolicy, fetch_entry, verify_checkpoint, verify_consistency, verify_inclusion, verify_tiles};
 use portcullis_translog::NoteSigner;
+use portcullis_translog::tile::{TilePath, tiles_for_size};
+use portcullis_translog::verify::{
+    TrustPolicy, fetch_entry, verify_checkpoint, verify_consistency, verify_inclusion, verify_tiles,
+};
 use rusqlite::Connection;
 
 const ORIGIN: &str = "example.org/portcullis-test";
@@ -29,7 +31,10 @@ fn record(seq: u64) -> EventRecord {
         seq,
         at: Timestamp::from_millis(1_000 + i64::try_from(seq).unwrap()),
         actor: Actor::Provider { name: "ops".to_owned() },
-        event: Event::AuthorityRegistered { authority: AuthorityId::parse(&format!("a{seq}")).unwrap(), name: "A".to_owned() },
+        event: Event::AuthorityRegistered {
+            authority: AuthorityId::parse(&format!("a{seq}")).unwrap(),
+            name: "A".to_owned(),
+        },
     }
 }
 

@@ -41,11 +41,7 @@ struct Log {
 }
 
 impl Log {
-    fn grow(
-        &mut self,
-        to: u64,
-        files: &mut BTreeMap<String, Vec<u8>>,
-    ) -> Result<(), Box<dyn Error>> {
+    fn grow(&mut self, to: u64, files: &mut BTreeMap<String, Vec<u8>>) -> Result<(), Box<dyn Error>> {
         let old = self.entries.len() as u64;
         let batch: Vec<Vec<u8>> = (old..to).map(entry).collect();
         let appended = append_entries(old, &batch, &self.hashes)?;
@@ -64,18 +60,12 @@ impl Log {
     }
 
     fn checkpoint(&self, size: u64) -> Result<Checkpoint, Box<dyn Error>> {
-        Ok(Checkpoint::new(
-            ORIGIN,
-            size,
-            tree_hash(size, &self.hashes)?,
-        )?)
+        Ok(Checkpoint::new(ORIGIN, size, tree_hash(size, &self.hashes)?)?)
     }
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let dir = std::env::args()
-        .nth(1)
-        .ok_or("usage: write_fixture <directory>")?;
+    let dir = std::env::args().nth(1).ok_or("usage: write_fixture <directory>")?;
     let dir = Path::new(&dir);
     let log_signer = NoteSigner::from_seed(ORIGIN, &[7; 32])?;
     let cosigner = CosignatureSigner::from_seed(WITNESS, &[9; 32])?;
@@ -83,10 +73,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     witness.add_log(ORIGIN, vec![log_signer.verifier()]);
 
     let mut files = BTreeMap::new();
-    let mut log = Log {
-        hashes: Vec::new(),
-        entries: Vec::new(),
-    };
+    let mut log = Log { hashes: Vec::new(), entries: Vec::new() };
 
     // Checkpoint 1 at OLD_SIZE, cosigned from the witness's empty state.
     log.grow(OLD_SIZE, &mut files)?;
@@ -106,24 +93,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let inclusion = prove_inclusion(NEW_SIZE, RECEIPT_INDEX, &log.hashes)?;
     let receipt = TlogProof::new(RECEIPT_INDEX, inclusion, &new_note.to_message())?;
 
-    files.insert(
-        "log.vkey".into(),
-        format!("{}\n", log_signer.verifier().to_vkey_string()).into_bytes(),
-    );
-    files.insert(
-        "witness.vkey".into(),
-        format!("{}\n", cosigner.verifier().to_vkey_string()).into_bytes(),
-    );
+    files.insert("log.vkey".into(), format!("{}\n", log_signer.verifier().to_vkey_string()).into_bytes());
+    files.insert("witness.vkey".into(), format!("{}\n", cosigner.verifier().to_vkey_string()).into_bytes());
     files.insert("checkpoint".into(), new_note.to_message().into_bytes());
     files.insert("checkpoint.old".into(), old_note.to_message().into_bytes());
-    files.insert(
-        "consistency.add-checkpoint".into(),
-        request.to_body().into_bytes(),
-    );
-    files.insert(
-        "inclusion.tlog-proof".into(),
-        receipt.to_text().into_bytes(),
-    );
+    files.insert("consistency.add-checkpoint".into(), request.to_body().into_bytes());
+    files.insert("inclusion.tlog-proof".into(), receipt.to_text().into_bytes());
     files.insert("inclusion.entry".into(), entry(RECEIPT_INDEX));
 
     for (path, bytes) in &files {
@@ -133,10 +108,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         std::fs::write(&target, bytes)?;
     }
-    println!(
-        "wrote {} files for a {NEW_SIZE}-entry log to {}",
-        files.len(),
-        dir.display()
-    );
+    println!("wrote {} files for a {NEW_SIZE}-entry log to {}", files.len(), dir.display());
     Ok(())
 }

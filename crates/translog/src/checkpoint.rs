@@ -69,12 +69,7 @@ impl Checkpoint {
     /// [`CheckpointError`] when the origin is empty or contains a newline or control character.
     pub fn new(origin: &str, size: u64, root: Hash) -> Result<Self, CheckpointError> {
         check_line(origin, 1)?;
-        Ok(Self {
-            origin: origin.to_owned(),
-            size,
-            root,
-            extensions: Vec::new(),
-        })
+        Ok(Self { origin: origin.to_owned(), size, root, extensions: Vec::new() })
     }
 
     /// Adds extension lines (opaque, non-empty; their use is not recommended by the spec).
@@ -106,10 +101,7 @@ impl Checkpoint {
 
     /// Size and root together.
     pub fn tree_head(&self) -> TreeHead {
-        TreeHead {
-            size: self.size,
-            root: self.root,
-        }
+        TreeHead { size: self.size, root: self.root }
     }
 
     /// Extension lines, without their newlines.
@@ -119,12 +111,7 @@ impl Checkpoint {
 
     /// The note text: every line newline-terminated.
     pub fn to_text(&self) -> String {
-        let mut text = format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            self.root.to_base64()
-        );
+        let mut text = format!("{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64());
         for line in &self.extensions {
             text.push_str(line);
             text.push('\n');
@@ -137,9 +124,7 @@ impl Checkpoint {
     /// # Errors
     /// [`CheckpointError`] naming the first problem.
     pub fn parse(text: &str) -> Result<Self, CheckpointError> {
-        let body = text
-            .strip_suffix('\n')
-            .ok_or(CheckpointError::MissingFinalNewline)?;
+        let body = text.strip_suffix('\n').ok_or(CheckpointError::MissingFinalNewline)?;
         let lines: Vec<&str> = body.split('\n').collect();
         for (position, line) in lines.iter().enumerate() {
             check_line(line, position + 1)?;
@@ -147,10 +132,8 @@ impl Checkpoint {
         let [origin, size, root, extensions @ ..] = lines.as_slice() else {
             return Err(CheckpointError::TooFewLines(lines.len()));
         };
-        let size = encoding::parse_decimal(size)
-            .ok_or_else(|| CheckpointError::InvalidSize((*size).to_owned()))?;
-        let root = Hash::from_base64(root)
-            .map_err(|_| CheckpointError::InvalidRoot((*root).to_owned()))?;
+        let size = encoding::parse_decimal(size).ok_or_else(|| CheckpointError::InvalidSize((*size).to_owned()))?;
+        let root = Hash::from_base64(root).map_err(|_| CheckpointError::InvalidRoot((*root).to_owned()))?;
         Ok(Self {
             origin: (*origin).to_owned(),
             size,

@@ -68,11 +68,7 @@ impl CosignatureSigner {
     /// # Errors
     /// [`NoteError::TimestampTooLarge`], [`NoteError::MalformedText`] or
     /// [`NoteError::ControlCharacter`].
-    pub fn cosign(
-        &self,
-        checkpoint_text: &str,
-        timestamp: u64,
-    ) -> Result<NoteSignature, NoteError> {
+    pub fn cosign(&self, checkpoint_text: &str, timestamp: u64) -> Result<NoteSignature, NoteError> {
         if timestamp > MAX_TIMESTAMP {
             return Err(NoteError::TimestampTooLarge(timestamp));
         }

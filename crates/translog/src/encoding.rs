@@ -31,8 +31,7 @@ pub(crate) fn parse_decimal(text: &str) -> Option<u64> {
 ///
 /// signed-note forbids everything below U+0020 except `\n`.
 pub(crate) fn has_forbidden_control(text: &str) -> bool {
-    text.chars()
-        .any(|character| character < '\u{20}' && character != '\n')
+    text.chars().any(|character| character < '\u{20}' && character != '\n')
 }
 
 #[cfg(test)]
@@ -64,11 +63,7 @@ mod tests {
     fn base64_is_canonical() {
         assert_eq!(base64_decode("AA=="), Some(vec![0]));
         assert_eq!(base64_decode("AA"), None, "padding is required");
-        assert_eq!(
-            base64_decode("AB=="),
-            None,
-            "non-zero trailing bits are rejected"
-        );
+        assert_eq!(base64_decode("AB=="), None, "non-zero trailing bits are rejected");
         assert_eq!(base64_decode("A A="), None);
     }
 }

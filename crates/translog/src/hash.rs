@@ -36,9 +36,7 @@ impl Hash {
     /// # Errors
     /// [`HashParseError::WrongLength`] when the slice is not 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, HashParseError> {
-        <[u8; HASH_SIZE]>::try_from(bytes)
-            .map(Self)
-            .map_err(|_| HashParseError::WrongLength(bytes.len()))
+        <[u8; HASH_SIZE]>::try_from(bytes).map(Self).map_err(|_| HashParseError::WrongLength(bytes.len()))
     }
 
     /// The raw 32 bytes.
@@ -56,8 +54,7 @@ impl Hash {
     /// # Errors
     /// [`HashParseError`] when the text is not canonical base64 or not 32 bytes long.
     pub fn from_base64(text: &str) -> Result<Self, HashParseError> {
-        let bytes = encoding::base64_decode(text)
-            .ok_or_else(|| HashParseError::InvalidBase64(text.to_owned()))?;
+        let bytes = encoding::base64_decode(text).ok_or_else(|| HashParseError::InvalidBase64(text.to_owned()))?;
         Self::from_slice(&bytes)
     }
 
@@ -117,14 +114,8 @@ mod tests {
         // RFC 6962 / Certificate Transparency known answers: the empty tree and the leaf hash of
         // the empty entry.
         let cases: &[(&str, Hash)] = &[
-            (
-                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-                Hash::empty_tree(),
-            ),
-            (
-                "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-                leaf_hash(b""),
-            ),
+            ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Hash::empty_tree()),
+            ("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d", leaf_hash(b"")),
         ];
         for (hex, hash) in cases {
             assert_eq!(hash.to_hex(), *hex);
@@ -135,13 +126,7 @@ mod tests {
     fn base64_round_trip_and_errors() {
         let hash = leaf_hash(b"portcullis");
         assert_eq!(Hash::from_base64(&hash.to_base64()), Ok(hash));
-        assert_eq!(
-            Hash::from_base64("AAAA"),
-            Err(HashParseError::WrongLength(3))
-        );
-        assert!(matches!(
-            Hash::from_base64("not base64!"),
-            Err(HashParseError::InvalidBase64(_))
-        ));
+        assert_eq!(Hash::from_base64("AAAA"), Err(HashParseError::WrongLength(3)));
+        assert!(matches!(Hash::from_base64("not base64!"), Err(HashParseError::InvalidBase64(_))));
     }
 }

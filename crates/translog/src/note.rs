@@ -111,9 +111,7 @@ pub enum NoteError {
 /// character.
 pub fn is_valid_key_name(name: &str) -> bool {
     !name.is_empty()
-        && !name.chars().any(|character| {
-            character.is_whitespace() || character == '+' || character.is_control()
-        })
+        && !name.chars().any(|character| character.is_whitespace() || character == '+' || character.is_control())
 }
 
 fn check_key_name(name: &str) -> Result<(), NoteError> {
@@ -153,11 +151,7 @@ impl NoteSignature {
         if signature.is_empty() {
             return Err(NoteError::MalformedSignatureLine(name.to_owned()));
         }
-        Ok(Self {
-            name: name.to_owned(),
-            key_id,
-            signature,
-        })
+        Ok(Self { name: name.to_owned(), key_id, signature })
     }
 
     /// Key name.
@@ -179,11 +173,7 @@ impl NoteSignature {
     pub fn to_line(&self) -> String {
         let mut bytes = self.key_id.to_be_bytes().to_vec();
         bytes.extend_from_slice(&self.signature);
-        format!(
-            "{SIGNATURE_PREFIX}{} {}\n",
-            self.name,
-            encoding::base64_encode(&bytes)
-        )
+        format!("{SIGNATURE_PREFIX}{} {}\n", self.name, encoding::base64_encode(&bytes))
     }
 
     /// Parses one signature line, with or without its final newline.
@@ -203,11 +193,7 @@ impl NoteSignature {
         if signature.is_empty() {
             return Err(malformed());
         }
-        Ok(Self {
-            name: name.to_owned(),
-            key_id: u32::from_be_bytes(*id),
-            signature: signature.to_vec(),
-        })
+        Ok(Self { name: name.to_owned(), key_id: u32::from_be_bytes(*id), signature: signature.to_vec() })
     }
 }
 
@@ -257,10 +243,7 @@ impl Note {
     /// [`NoteError::MalformedText`] or [`NoteError::ControlCharacter`].
     pub fn new(text: &str) -> Result<Self, NoteError> {
         check_text(text)?;
-        Ok(Self {
-            text: text.to_owned(),
-            signatures: Vec::new(),
-        })
+        Ok(Self { text: text.to_owned(), signatures: Vec::new() })
     }
 
     /// Parses a signed note without verifying anything.
@@ -273,17 +256,13 @@ impl Note {
         if encoding::has_forbidden_control(message) {
             return Err(NoteError::ControlCharacter);
         }
-        let split = message
-            .rfind("\n\n")
-            .ok_or(NoteError::MissingSignatureBlock)?;
+        let split = message.rfind("\n\n").ok_or(NoteError::MissingSignatureBlock)?;
         let (text, rest) = message.split_at(split + 1);
         let block = rest.strip_prefix('\n').unwrap_or(rest);
         if block.is_empty() {
             return Err(NoteError::NoSignatures);
         }
-        let block = block
-            .strip_suffix('\n')
-            .ok_or_else(|| NoteError::MalformedSignatureLine(block.to_owned()))?;
+        let block = block.strip_suffix('\n').ok_or_else(|| NoteError::MalformedSignatureLine(block.to_owned()))?;
         let mut signatures = Vec::new();
         for line in block.split('\n') {
             if signatures.len() == MAX_SIGNATURES {
@@ -292,10 +271,7 @@ impl Note {
             signatures.push(NoteSignature::parse_line(line)?);
         }
         check_text(text)?;
-        Ok(Self {
-            text: text.to_owned(),
-            signatures,
-        })
+        Ok(Self { text: text.to_owned(), signatures })
     }
 
     /// The signed text, including its final newline.
@@ -310,8 +286,7 @@ impl Note {
 
     /// Adds a signature, replacing any earlier one with the same key name and id.
     pub fn add_signature(&mut self, signature: NoteSignature) {
-        self.signatures
-            .retain(|old| old.name != signature.name || old.key_id != signature.key_id);
+        self.signatures.retain(|old| old.name != signature.name || old.key_id != signature.key_id);
         self.signatures.push(signature);
     }
 
@@ -335,16 +310,12 @@ impl Note {
     pub fn verify(&self, verifiers: &[NoteVerifier]) -> Result<Vec<VerifiedSignature>, NoteError> {
         let mut verified: Vec<VerifiedSignature> = Vec::new();
         for signature in &self.signatures {
-            let Some(verifier) = verifiers
-                .iter()
-                .find(|v| v.name == signature.name && v.key_id == signature.key_id)
+            let Some(verifier) = verifiers.iter().find(|v| v.name == signature.name && v.key_id == signature.key_id)
             else {
                 continue;
             };
             let timestamp = verifier.verify(&self.text, &signature.signature)?;
-            let duplicate = verified
-                .iter()
-                .any(|v| v.name == signature.name && v.key_id == signature.key_id);
+            let duplicate = verified.iter().any(|v| v.name == signature.name && v.key_id == signature.key_id);
             if !duplicate {
                 verified.push(VerifiedSignature {
                     name: signature.name.clone(),
@@ -381,8 +352,7 @@ pub fn open(message: &str, verifiers: &[NoteVerifier]) -> Result<VerifiedNote, N
 fn parse_key_string(text: &str) -> Result<(String, u32, KeyType, [u8; 32]), NoteError> {
     // Base64 may contain `+`, so only the first two are separators (names cannot contain one).
     let mut parts = text.splitn(3, '+');
-    let (Some(name), Some(id_text), Some(key_text)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(name), Some(id_text), Some(key_text)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(NoteError::MalformedKey);
     };
     check_key_name(name)?;
@@ -394,8 +364,7 @@ fn parse_key_string(text: &str) -> Result<(String, u32, KeyType, [u8; 32]), Note
     let Some((&type_byte, key)) = bytes.split_first() else {
         return Err(NoteError::MalformedKey);
     };
-    let key_type =
-        KeyType::from_type_byte(type_byte).ok_or(NoteError::UnsupportedKeyType(type_byte))?;
+    let key_type = KeyType::from_type_byte(type_byte).ok_or(NoteError::UnsupportedKeyType(type_byte))?;
     let key: [u8; 32] = key.try_into().map_err(|_| NoteError::InvalidKeyMaterial)?;
     Ok((name.to_owned(), stated_id, key_type, key))
 }
@@ -418,36 +387,22 @@ pub(crate) struct Ed25519Key {
 }
 
 impl Ed25519Key {
-    pub(crate) fn from_seed(
-        name: &str,
-        key_type: KeyType,
-        seed: &[u8; 32],
-    ) -> Result<Self, NoteError> {
+    pub(crate) fn from_seed(name: &str, key_type: KeyType, seed: &[u8; 32]) -> Result<Self, NoteError> {
         check_key_name(name)?;
         let signing_key = SigningKey::from_bytes(seed);
         let key_id = key_id(name, key_type, signing_key.verifying_key().as_bytes());
-        Ok(Self {
-            name: name.to_owned(),
-            key_id,
-            key_type,
-            signing_key,
-        })
+        Ok(Self { name: name.to_owned(), key_id, key_type, signing_key })
     }
 
     pub(crate) fn parse(text: &str, expected: KeyType) -> Result<Self, NoteError> {
-        let rest = text
-            .strip_prefix(PRIVATE_KEY_PREFIX)
-            .ok_or(NoteError::MalformedKey)?;
+        let rest = text.strip_prefix(PRIVATE_KEY_PREFIX).ok_or(NoteError::MalformedKey)?;
         let (name, stated_id, key_type, seed) = parse_key_string(rest)?;
         if key_type != expected {
             return Err(NoteError::UnsupportedKeyType(key_type.type_byte()));
         }
         let key = Self::from_seed(&name, key_type, &seed)?;
         if key.key_id != stated_id {
-            return Err(NoteError::KeyIdMismatch {
-                name,
-                stated: format!("{stated_id:08x}"),
-            });
+            return Err(NoteError::KeyIdMismatch { name, stated: format!("{stated_id:08x}") });
         }
         Ok(key)
     }
@@ -455,12 +410,7 @@ impl Ed25519Key {
     pub(crate) fn to_private_string(&self) -> String {
         format!(
             "{PRIVATE_KEY_PREFIX}{}",
-            format_key_string(
-                &self.name,
-                self.key_id,
-                self.key_type,
-                self.signing_key.as_bytes()
-            )
+            format_key_string(&self.name, self.key_id, self.key_type, self.signing_key.as_bytes())
         )
     }
 
@@ -571,20 +521,10 @@ impl NoteVerifier {
     ///
     /// # Errors
     /// [`NoteError::InvalidKeyName`] or [`NoteError::InvalidKeyMaterial`].
-    pub fn from_public_key(
-        name: &str,
-        key_type: KeyType,
-        public_key: &[u8; 32],
-    ) -> Result<Self, NoteError> {
+    pub fn from_public_key(name: &str, key_type: KeyType, public_key: &[u8; 32]) -> Result<Self, NoteError> {
         check_key_name(name)?;
-        let public_key =
-            VerifyingKey::from_bytes(public_key).map_err(|_| NoteError::InvalidKeyMaterial)?;
-        Ok(Self {
-            name: name.to_owned(),
-            key_id: key_id(name, key_type, public_key.as_bytes()),
-            key_type,
-            public_key,
-        })
+        let public_key = VerifyingKey::from_bytes(public_key).map_err(|_| NoteError::InvalidKeyMaterial)?;
+        Ok(Self { name: name.to_owned(), key_id: key_id(name, key_type, public_key.as_bytes()), key_type, public_key })
     }
 
     /// Parses a vkey, `<name>+<hex id>+<base64(type || key)>`, for type `0x01` or `0x04`.
@@ -595,22 +535,14 @@ impl NoteVerifier {
         let (name, stated_id, key_type, key) = parse_key_string(vkey)?;
         let verifier = Self::from_public_key(&name, key_type, &key)?;
         if verifier.key_id != stated_id {
-            return Err(NoteError::KeyIdMismatch {
-                name,
-                stated: format!("{stated_id:08x}"),
-            });
+            return Err(NoteError::KeyIdMismatch { name, stated: format!("{stated_id:08x}") });
         }
         Ok(verifier)
     }
 
     /// The vkey string.
     pub fn to_vkey_string(&self) -> String {
-        format_key_string(
-            &self.name,
-            self.key_id,
-            self.key_type,
-            self.public_key.as_bytes(),
-        )
+        format_key_string(&self.name, self.key_id, self.key_type, self.public_key.as_bytes())
     }
 
     /// Key name.
@@ -640,30 +572,22 @@ impl NoteVerifier {
     /// [`NoteError::InvalidSignature`] when it does not verify,
     /// [`NoteError::TimestampTooLarge`] for a cosignature timestamp above `2^63 - 1`.
     pub fn verify(&self, text: &str, signature: &[u8]) -> Result<Option<u64>, NoteError> {
-        let invalid = || NoteError::InvalidSignature {
-            name: self.name.clone(),
-            key_id: self.key_id,
-        };
+        let invalid = || NoteError::InvalidSignature { name: self.name.clone(), key_id: self.key_id };
         match self.key_type {
             KeyType::Ed25519 => {
                 let signature = Signature::from_slice(signature).map_err(|_| invalid())?;
-                self.public_key
-                    .verify_strict(text.as_bytes(), &signature)
-                    .map_err(|_| invalid())?;
+                self.public_key.verify_strict(text.as_bytes(), &signature).map_err(|_| invalid())?;
                 Ok(None)
             }
             KeyType::CosignatureV1 => {
-                let (timestamp, signature) =
-                    signature.split_first_chunk::<8>().ok_or_else(invalid)?;
+                let (timestamp, signature) = signature.split_first_chunk::<8>().ok_or_else(invalid)?;
                 let timestamp = u64::from_be_bytes(*timestamp);
                 if timestamp > cosignature::MAX_TIMESTAMP {
                     return Err(NoteError::TimestampTooLarge(timestamp));
                 }
                 let signature = Signature::from_slice(signature).map_err(|_| invalid())?;
                 let message = cosignature::cosignature_message(text, timestamp);
-                self.public_key
-                    .verify_strict(message.as_bytes(), &signature)
-                    .map_err(|_| invalid())?;
+                self.public_key.verify_strict(message.as_bytes(), &signature).map_err(|_| invalid())?;
                 Ok(Some(timestamp))
             }
         }
@@ -672,9 +596,6 @@ impl NoteVerifier {
 
 impl fmt::Debug for NoteVerifier {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter
-            .debug_tuple("NoteVerifier")
-            .field(&self.to_vkey_string())
-            .finish()
+        formatter.debug_tuple("NoteVerifier").field(&self.to_vkey_string()).finish()
     }
 }

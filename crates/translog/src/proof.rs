@@ -61,23 +61,14 @@ impl TlogProof {
     /// # Errors
     /// [`ReceiptError::ProofTooLong`] or [`ReceiptError::MissingCheckpoint`] (empty
     /// checkpoint).
-    pub fn new(
-        leaf_idx: u64,
-        inclusion_proof: Vec<Hash>,
-        checkpoint: &str,
-    ) -> Result<Self, ReceiptError> {
+    pub fn new(leaf_idx: u64, inclusion_proof: Vec<Hash>, checkpoint: &str) -> Result<Self, ReceiptError> {
         if inclusion_proof.len() > MAX_INCLUSION_PROOF_LEN {
             return Err(ReceiptError::ProofTooLong);
         }
         if checkpoint.is_empty() {
             return Err(ReceiptError::MissingCheckpoint);
         }
-        Ok(Self {
-            extra: None,
-            leaf_idx,
-            inclusion_proof,
-            checkpoint: checkpoint.to_owned(),
-        })
+        Ok(Self { extra: None, leaf_idx, inclusion_proof, checkpoint: checkpoint.to_owned() })
     }
 
     /// Attaches opaque, unauthenticated extra data.
@@ -142,10 +133,7 @@ impl TlogProof {
             extra = Some(encoding::base64_decode(encoded).ok_or(ReceiptError::BadExtra)?);
             line = next_line(&mut rest).ok_or(ReceiptError::BadIndex)?;
         }
-        let leaf_idx = line
-            .strip_prefix("index ")
-            .and_then(encoding::parse_decimal)
-            .ok_or(ReceiptError::BadIndex)?;
+        let leaf_idx = line.strip_prefix("index ").and_then(encoding::parse_decimal).ok_or(ReceiptError::BadIndex)?;
         let mut inclusion_proof = Vec::new();
         loop {
             let line = next_line(&mut rest).ok_or(ReceiptError::MissingCheckpoint)?;
@@ -161,11 +149,6 @@ impl TlogProof {
         if rest.is_empty() {
             return Err(ReceiptError::MissingCheckpoint);
         }
-        Ok(Self {
-            extra,
-            leaf_idx,
-            inclusion_proof,
-            checkpoint: rest.to_owned(),
-        })
+        Ok(Self { extra, leaf_idx, inclusion_proof, checkpoint: rest.to_owned() })
     }
 }

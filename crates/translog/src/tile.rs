@@ -109,11 +109,7 @@ impl TileId {
             return Err(TileError::LevelTooHigh(level));
         }
         check_width(width)?;
-        Ok(Self {
-            level,
-            index,
-            width,
-        })
+        Ok(Self { level, index, width })
     }
 
     /// Tile level `L`.
@@ -143,19 +139,12 @@ impl TileId {
 
     /// The same tile at full width.
     pub fn to_full(&self) -> Self {
-        Self {
-            width: FULL_TILE_WIDTH,
-            ..*self
-        }
+        Self { width: FULL_TILE_WIDTH, ..*self }
     }
 
     /// The C2SP path, `tile/<L>/<N>` or `tile/<L>/<N>.p/<W>`.
     pub fn path(&self) -> String {
-        format!(
-            "tile/{}/{}",
-            self.level,
-            format_index_width(self.index, self.width)
-        )
+        format!("tile/{}/{}", self.level, format_index_width(self.index, self.width))
     }
 
     /// Stored-tree level of this tile's own hashes (`8 * L`).
@@ -208,10 +197,7 @@ impl BundleId {
 
     /// The same bundle at full width.
     pub fn to_full(&self) -> Self {
-        Self {
-            width: FULL_TILE_WIDTH,
-            ..*self
-        }
+        Self { width: FULL_TILE_WIDTH, ..*self }
     }
 
     /// Leaf index of this bundle's first entry.
@@ -221,10 +207,7 @@ impl BundleId {
 
     /// The C2SP path, `tile/entries/<N>` or `tile/entries/<N>.p/<W>`.
     pub fn path(&self) -> String {
-        format!(
-            "tile/entries/{}",
-            format_index_width(self.index, self.width)
-        )
+        format!("tile/entries/{}", format_index_width(self.index, self.width))
     }
 }
 
@@ -262,11 +245,7 @@ impl TilePath {
             .and_then(|level| u8::try_from(level).ok())
             .filter(|&level| level <= MAX_TILE_LEVEL)
             .ok_or_else(bad)?;
-        Ok(Self::Hashes(TileId {
-            level,
-            index,
-            width,
-        }))
+        Ok(Self::Hashes(TileId { level, index, width }))
     }
 
     /// The canonical path.
@@ -302,11 +281,7 @@ pub fn format_tile_index(index: u64) -> String {
 
 fn format_index_width(index: u64, width: u16) -> String {
     let index = format_tile_index(index);
-    if width >= FULL_TILE_WIDTH {
-        index
-    } else {
-        format!("{index}.p/{width}")
-    }
+    if width >= FULL_TILE_WIDTH { index } else { format!("{index}.p/{width}") }
 }
 
 /// Parses the canonical three-digit-group form of a tile index.
@@ -354,20 +329,12 @@ pub fn tiles_for_growth(old_size: u64, new_size: u64) -> Vec<TileId> {
             continue;
         }
         for index in (old_n >> height)..(new_n >> height) {
-            tiles.push(TileId {
-                level,
-                index,
-                width: FULL_TILE_WIDTH,
-            });
+            tiles.push(TileId { level, index, width: FULL_TILE_WIDTH });
         }
         let index = new_n >> height;
         let width = new_n - (index << height);
         if let Ok(width @ 1..) = u16::try_from(width) {
-            tiles.push(TileId {
-                level,
-                index,
-                width,
-            });
+            tiles.push(TileId { level, index, width });
         }
     }
     tiles
@@ -383,10 +350,7 @@ pub fn bundles_for_growth(old_size: u64, new_size: u64) -> Vec<BundleId> {
     tiles_for_growth(old_size, new_size)
         .into_iter()
         .filter(|tile| tile.level == 0)
-        .map(|tile| BundleId {
-            index: tile.index,
-            width: tile.width,
-        })
+        .map(|tile| BundleId { index: tile.index, width: tile.width })
         .collect()
 }
 
@@ -413,11 +377,7 @@ pub fn tile_for_stored_index(index: u64) -> (TileId, Range<usize>) {
     let start = n_in_tile << sub_level;
     let end = n_in_tile.wrapping_add(1) << sub_level;
     let width = u16::try_from(end).unwrap_or(FULL_TILE_WIDTH);
-    let tile = TileId {
-        level: tile_level,
-        index: tile_index,
-        width,
-    };
+    let tile = TileId { level: tile_level, index: tile_index, width };
     let to_bytes = |hashes: u64| usize::try_from(hashes).unwrap_or(usize::MAX) * HASH_SIZE;
     (tile, to_bytes(start)..to_bytes(end))
 }
@@ -429,33 +389,20 @@ pub fn tile_for_stored_index(index: u64) -> (TileId, Range<usize>) {
 /// [`TileError::NotInTile`].
 pub fn hash_from_tile(tile: &TileId, data: &[u8], index: u64) -> Result<Hash, TileError> {
     if data.len() != tile.byte_len() {
-        return Err(TileError::WrongLength {
-            path: tile.path(),
-            len: data.len(),
-            expected: tile.byte_len(),
-        });
+        return Err(TileError::WrongLength { path: tile.path(), len: data.len(), expected: tile.byte_len() });
     }
     let (needed, range) = tile_for_stored_index(index);
     if needed.level != tile.level || needed.index != tile.index || needed.width > tile.width {
-        return Err(TileError::NotInTile {
-            index,
-            path: tile.path(),
-        });
+        return Err(TileError::NotInTile { index, path: tile.path() });
     }
-    let bytes = data.get(range).ok_or_else(|| TileError::NotInTile {
-        index,
-        path: tile.path(),
-    })?;
+    let bytes = data.get(range).ok_or_else(|| TileError::NotInTile { index, path: tile.path() })?;
     Ok(hash_of_tile_range(bytes))
 }
 
 /// The Merkle hash of a run of `2^k` tile hashes (the whole data of a full tile gives the hash
 /// stored one tile level up).
 pub fn hash_of_tile_range(data: &[u8]) -> Hash {
-    let mut level: Vec<Hash> = data
-        .chunks_exact(HASH_SIZE)
-        .filter_map(|chunk| Hash::from_slice(chunk).ok())
-        .collect();
+    let mut level: Vec<Hash> = data.chunks_exact(HASH_SIZE).filter_map(|chunk| Hash::from_slice(chunk).ok()).collect();
     while level.len() > 1 {
         level = level
             .chunks(2)
@@ -475,15 +422,11 @@ pub fn hash_of_tile_range(data: &[u8]) -> Hash {
 /// A reader failure.
 pub fn read_tile(tile: &TileId, reader: &(impl HashReader + ?Sized)) -> Result<Vec<u8>, TreeError> {
     let first = tile.index << TILE_HEIGHT;
-    let indexes: Vec<u64> = (0..u64::from(tile.width))
-        .map(|offset| stored_hash_index(tile.stored_level(), first + offset))
-        .collect();
+    let indexes: Vec<u64> =
+        (0..u64::from(tile.width)).map(|offset| stored_hash_index(tile.stored_level(), first + offset)).collect();
     let hashes = reader.read_hashes(&indexes).map_err(TreeError::Read)?;
     if hashes.len() != indexes.len() {
-        return Err(TreeError::ReaderCount {
-            wanted: indexes.len(),
-            got: hashes.len(),
-        });
+        return Err(TreeError::ReaderCount { wanted: indexes.len(), got: hashes.len() });
     }
     Ok(hashes.iter().flat_map(|hash| *hash.as_bytes()).collect())
 }
@@ -493,9 +436,7 @@ pub fn read_tile(tile: &TileId, reader: &(impl HashReader + ?Sized)) -> Result<V
 /// # Errors
 /// [`TileError::WrongLength`] when the length is not a multiple of 32 between 32 and 8,192.
 pub fn tile_hashes(data: &[u8]) -> Result<Vec<Hash>, TileError> {
-    if data.is_empty()
-        || !data.len().is_multiple_of(HASH_SIZE)
-        || data.len() > usize::from(FULL_TILE_WIDTH) * HASH_SIZE
+    if data.is_empty() || !data.len().is_multiple_of(HASH_SIZE) || data.len() > usize::from(FULL_TILE_WIDTH) * HASH_SIZE
     {
         return Err(TileError::WrongLength {
             path: String::new(),
@@ -525,10 +466,7 @@ pub fn encode_bundle<E: AsRef<[u8]>>(entries: &[E]) -> Result<Vec<u8>, TileError
     let mut out = Vec::with_capacity(entries.iter().map(|e| e.as_ref().len() + 2).sum());
     for (position, entry) in entries.iter().enumerate() {
         let entry = entry.as_ref();
-        let len = u16::try_from(entry.len()).map_err(|_| TileError::EntryTooLarge {
-            position,
-            len: entry.len(),
-        })?;
+        let len = u16::try_from(entry.len()).map_err(|_| TileError::EntryTooLarge { position, len: entry.len() })?;
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(entry);
     }
@@ -544,13 +482,9 @@ pub fn decode_bundle(data: &[u8]) -> Result<Vec<&[u8]>, TileError> {
     let mut rest = data;
     while !rest.is_empty() {
         let offset = data.len() - rest.len();
-        let (len_bytes, tail) = rest
-            .split_first_chunk::<2>()
-            .ok_or(TileError::TruncatedBundle(offset))?;
+        let (len_bytes, tail) = rest.split_first_chunk::<2>().ok_or(TileError::TruncatedBundle(offset))?;
         let len = usize::from(u16::from_be_bytes(*len_bytes));
-        let (entry, tail) = tail
-            .split_at_checked(len)
-            .ok_or(TileError::TruncatedBundle(offset))?;
+        let (entry, tail) = tail.split_at_checked(len).ok_or(TileError::TruncatedBundle(offset))?;
         entries.push(entry);
         if entries.len() > usize::from(FULL_TILE_WIDTH) {
             return Err(TileError::TooManyEntries(entries.len()));

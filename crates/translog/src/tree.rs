@@ -193,9 +193,7 @@ pub fn split_stored_hash_index(index: u64) -> (u8, u64) {
     let mut index_n = stored_hash_index(0, n);
     loop {
         // Each record n adds 1 + trailing_zeros(n + 1) hashes.
-        let next = index_n
-            .saturating_add(1)
-            .saturating_add(u64::from(n.saturating_add(1).trailing_zeros()));
+        let next = index_n.saturating_add(1).saturating_add(u64::from(n.saturating_add(1).trailing_zeros()));
         if next > index || next == u64::MAX {
             break;
         }
@@ -214,9 +212,7 @@ pub fn stored_hash_count(tree_size: u64) -> u64 {
     }
     let last = tree_size - 1;
     // The hashes up to the last leaf hash, plus one per subtree that leaf completes.
-    stored_hash_index(0, last)
-        .saturating_add(1)
-        .saturating_add(u64::from(last.trailing_ones()))
+    stored_hash_index(0, last).saturating_add(1).saturating_add(u64::from(last.trailing_ones()))
 }
 
 /// Appends entries to a tree of `tree_size` leaves and returns the stored hashes to persist.
@@ -234,10 +230,7 @@ pub fn append_entries<E: AsRef<[u8]>>(
     for (position, entry) in entries.iter().enumerate() {
         let entry = entry.as_ref();
         if entry.len() > MAX_ENTRY_LEN {
-            return Err(TreeError::EntryTooLarge {
-                position,
-                len: entry.len(),
-            });
+            return Err(TreeError::EntryTooLarge { position, len: entry.len() });
         }
         leaf_hashes.push(leaf_hash(entry));
     }
@@ -279,11 +272,7 @@ pub fn append_leaf_hashes(
             stored_hashes.push(hash);
         }
     }
-    Ok(Appended {
-        first_stored_index,
-        stored_hashes,
-        new_size,
-    })
+    Ok(Appended { first_stored_index, stored_hashes, new_size })
 }
 
 /// Reads `indexes` from `pending` (stored from `first_pending` on) or else from `reader`.
@@ -293,44 +282,28 @@ fn read_overlay(
     pending: &[Hash],
     indexes: &[u64],
 ) -> Result<Vec<Hash>, TreeError> {
-    let old_indexes: Vec<u64> = indexes
-        .iter()
-        .copied()
-        .filter(|&index| index < first_pending)
-        .collect();
+    let old_indexes: Vec<u64> = indexes.iter().copied().filter(|&index| index < first_pending).collect();
     let mut old = read_checked(reader, &old_indexes)?.into_iter();
     let mut out = Vec::with_capacity(indexes.len());
     for &index in indexes {
         let hash = if index < first_pending {
             old.next()
         } else {
-            usize::try_from(index - first_pending)
-                .ok()
-                .and_then(|position| pending.get(position))
-                .copied()
+            usize::try_from(index - first_pending).ok().and_then(|position| pending.get(position)).copied()
         };
-        out.push(hash.ok_or(TreeError::ReaderCount {
-            wanted: indexes.len(),
-            got: out.len(),
-        })?);
+        out.push(hash.ok_or(TreeError::ReaderCount { wanted: indexes.len(), got: out.len() })?);
     }
     Ok(out)
 }
 
 /// Calls the reader and checks it returned one hash per index.
-fn read_checked(
-    reader: &(impl HashReader + ?Sized),
-    indexes: &[u64],
-) -> Result<Vec<Hash>, TreeError> {
+fn read_checked(reader: &(impl HashReader + ?Sized), indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
     if indexes.is_empty() {
         return Ok(Vec::new());
     }
     let hashes = reader.read_hashes(indexes).map_err(TreeError::Read)?;
     if hashes.len() != indexes.len() {
-        return Err(TreeError::ReaderCount {
-            wanted: indexes.len(),
-            got: hashes.len(),
-        });
+        return Err(TreeError::ReaderCount { wanted: indexes.len(), got: hashes.len() });
     }
     Ok(hashes)
 }
@@ -378,10 +351,7 @@ pub fn prove_inclusion(
 ) -> Result<Vec<Hash>, TreeError> {
     check_size(tree_size)?;
     if leaf_idx >= tree_size {
-        return Err(TreeError::LeafOutOfRange {
-            leaf_idx,
-            tree_size,
-        });
+        return Err(TreeError::LeafOutOfRange { leaf_idx, tree_size });
     }
     let mut indexes = Vec::new();
     leaf_proof_index(0, tree_size, leaf_idx, &mut indexes);
@@ -429,10 +399,7 @@ pub fn root_from_inclusion_proof(
     leaf: &Hash,
 ) -> Result<Hash, ProofError> {
     if leaf_idx >= tree_size {
-        return Err(ProofError::LeafOutOfRange {
-            leaf_idx,
-            tree_size,
-        });
+        return Err(ProofError::LeafOutOfRange { leaf_idx, tree_size });
     }
     let mut f_n = leaf_idx;
     let mut s_n = tree_size - 1;
@@ -486,10 +453,7 @@ pub fn check_inclusion(
 /// [`ProofError`] naming why the proof fails.
 pub fn check_consistency(proof: &[Hash], old: &TreeHead, new: &TreeHead) -> Result<(), ProofError> {
     if old.size > new.size {
-        return Err(ProofError::OldSizeLarger {
-            old_size: old.size,
-            new_size: new.size,
-        });
+        return Err(ProofError::OldSizeLarger { old_size: old.size, new_size: new.size });
     }
     if old.size == 0 {
         if !proof.is_empty() {
@@ -562,18 +526,13 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn new(hashes: &'a [Hash]) -> Self {
-        Self {
-            hashes: hashes.iter(),
-        }
+        Self { hashes: hashes.iter() }
     }
 
     fn next(&mut self) -> Result<Hash, TreeError> {
         // INVARIANT (index-order): the index functions and the hash functions walk the tree in
         // the same order, and `read_checked` returned one hash per index, so this never runs dry.
-        self.hashes
-            .next()
-            .copied()
-            .ok_or(TreeError::ReaderCount { wanted: 0, got: 0 })
+        self.hashes.next().copied().ok_or(TreeError::ReaderCount { wanted: 0, got: 0 })
     }
 }
 
@@ -631,13 +590,7 @@ fn leaf_proof_index(lo: u64, hi: u64, n: u64, need: &mut Vec<u64>) {
     }
 }
 
-fn leaf_proof(
-    lo: u64,
-    hi: u64,
-    n: u64,
-    cursor: &mut Cursor<'_>,
-    proof: &mut Vec<Hash>,
-) -> Result<(), TreeError> {
+fn leaf_proof(lo: u64, hi: u64, n: u64, cursor: &mut Cursor<'_>, proof: &mut Vec<Hash>) -> Result<(), TreeError> {
     if lo + 1 >= hi {
         return Ok(());
     }
@@ -670,13 +623,7 @@ fn tree_proof_index(lo: u64, hi: u64, n: u64, need: &mut Vec<u64>) {
     }
 }
 
-fn tree_proof(
-    lo: u64,
-    hi: u64,
-    n: u64,
-    cursor: &mut Cursor<'_>,
-    proof: &mut Vec<Hash>,
-) -> Result<(), TreeError> {
+fn tree_proof(lo: u64, hi: u64, n: u64, cursor: &mut Cursor<'_>, proof: &mut Vec<Hash>) -> Result<(), TreeError> {
     if n >= hi {
         // Common ground: the old tree ends here. The verifier knows the whole old tree's hash,
         // so it is only sent for a right-hand piece.
@@ -704,16 +651,8 @@ mod tests {
     #[test]
     fn stored_hash_index_table() {
         // (level, n, index) from the layout: leaf 0 at 0, leaf 1 at 1, node(0,1) at 2, ...
-        let cases: &[(u8, u64, u64)] = &[
-            (0, 0, 0),
-            (0, 1, 1),
-            (1, 0, 2),
-            (0, 2, 3),
-            (0, 3, 4),
-            (1, 1, 5),
-            (2, 0, 6),
-            (0, 4, 7),
-        ];
+        let cases: &[(u8, u64, u64)] =
+            &[(0, 0, 0), (0, 1, 1), (1, 0, 2), (0, 2, 3), (0, 3, 4), (1, 1, 5), (2, 0, 6), (0, 4, 7)];
         for &(level, n, index) in cases {
             assert_eq!(stored_hash_index(level, n), index, "({level}, {n})");
             assert_eq!(split_stored_hash_index(index), (level, n), "index {index}");

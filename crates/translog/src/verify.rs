@@ -14,13 +14,12 @@ use crate::hash::{Hash, leaf_hash, node_hash};
 use crate::note::{KeyType, Note, NoteError, NoteVerifier, VerifiedSignature};
 use crate::proof::{ReceiptError, TlogProof};
 use crate::tile::{
-    BundleId, FULL_TILE_WIDTH, TILE_HEIGHT, TileError, TileId, decode_bundle, hash_from_tile,
-    hash_of_tile_range, tile_for_stored_index, tile_in_tree,
+    BundleId, FULL_TILE_WIDTH, TILE_HEIGHT, TileError, TileId, decode_bundle, hash_from_tile, hash_of_tile_range,
+    tile_for_stored_index, tile_in_tree,
 };
 use crate::tree::{
-    BoxError, HashReader, ProofError, TreeError, TreeHead, check_consistency, check_inclusion,
-    prove_consistency, prove_inclusion, split_stored_hash_index, stored_hash_index,
-    tree_hash_indexes,
+    BoxError, HashReader, ProofError, TreeError, TreeHead, check_consistency, check_inclusion, prove_consistency,
+    prove_inclusion, split_stored_hash_index, stored_hash_index, tree_hash_indexes,
 };
 
 /// Where tiles and entry bundles come from, by C2SP path relative to the log prefix.
@@ -191,13 +190,7 @@ impl From<TreeError> for VerifyError {
                 Ok(verify_error) => *verify_error,
                 Err(other) => Self::Tree(TreeError::Read(other)),
             },
-            TreeError::LeafOutOfRange {
-                leaf_idx,
-                tree_size,
-            } => Self::LeafOutOfRange {
-                leaf_idx,
-                tree_size,
-            },
+            TreeError::LeafOutOfRange { leaf_idx, tree_size } => Self::LeafOutOfRange { leaf_idx, tree_size },
             other => Self::Tree(other),
         }
     }
@@ -221,33 +214,19 @@ impl TrustPolicy {
         if log.key_type() != KeyType::Ed25519 {
             return Err(VerifyError::BadLogKey(log.name().to_owned()));
         }
-        Ok(Self {
-            log,
-            witnesses: Vec::new(),
-            quorum: 0,
-        })
+        Ok(Self { log, witnesses: Vec::new(), quorum: 0 })
     }
 
     /// Requires `quorum` distinct witnesses among `witnesses` to have cosigned.
     ///
     /// # Errors
     /// [`VerifyError::BadWitnessKey`] or [`VerifyError::QuorumTooLarge`].
-    pub fn with_witnesses(
-        mut self,
-        witnesses: Vec<NoteVerifier>,
-        quorum: usize,
-    ) -> Result<Self, VerifyError> {
-        if let Some(bad) = witnesses
-            .iter()
-            .find(|witness| witness.key_type() != KeyType::CosignatureV1)
-        {
+    pub fn with_witnesses(mut self, witnesses: Vec<NoteVerifier>, quorum: usize) -> Result<Self, VerifyError> {
+        if let Some(bad) = witnesses.iter().find(|witness| witness.key_type() != KeyType::CosignatureV1) {
             return Err(VerifyError::BadWitnessKey(bad.name().to_owned()));
         }
         if quorum > witnesses.len() {
-            return Err(VerifyError::QuorumTooLarge {
-                quorum,
-                witnesses: witnesses.len(),
-            });
+            return Err(VerifyError::QuorumTooLarge { quorum, witnesses: witnesses.len() });
         }
         self.witnesses = witnesses;
         self.quorum = quorum;
@@ -279,22 +258,16 @@ pub struct VerifiedCheckpoint {
 ///
 /// # Errors
 /// [`VerifyError`] naming what failed.
-pub fn verify_checkpoint(
-    policy: &TrustPolicy,
-    signed_checkpoint: &str,
-) -> Result<VerifiedCheckpoint, VerifyError> {
+pub fn verify_checkpoint(policy: &TrustPolicy, signed_checkpoint: &str) -> Result<VerifiedCheckpoint, VerifyError> {
     let note = Note::parse(signed_checkpoint).map_err(VerifyError::Signature)?;
     let mut verifiers = vec![policy.log.clone()];
     verifiers.extend(policy.witnesses.iter().cloned());
     let verified = note.verify(&verifiers).map_err(|error| match error {
-        NoteError::NoTrustedSignature => {
-            VerifyError::MissingLogSignature(policy.origin().to_owned())
-        }
+        NoteError::NoTrustedSignature => VerifyError::MissingLogSignature(policy.origin().to_owned()),
         other => VerifyError::Signature(other),
     })?;
-    let is_log = |signature: &VerifiedSignature| {
-        signature.name == policy.log.name() && signature.key_id == policy.log.key_id()
-    };
+    let is_log =
+        |signature: &VerifiedSignature| signature.name == policy.log.name() && signature.key_id == policy.log.key_id();
     if !verified.iter().any(is_log) {
         return Err(VerifyError::MissingLogSignature(policy.origin().to_owned()));
     }
@@ -305,20 +278,11 @@ pub fn verify_checkpoint(
             found: checkpoint.origin().to_owned(),
         });
     }
-    let cosignatures: Vec<VerifiedSignature> = verified
-        .into_iter()
-        .filter(|signature| !is_log(signature))
-        .collect();
+    let cosignatures: Vec<VerifiedSignature> = verified.into_iter().filter(|signature| !is_log(signature)).collect();
     if cosignatures.len() < policy.quorum {
-        return Err(VerifyError::QuorumNotMet {
-            valid: cosignatures.len(),
-            quorum: policy.quorum,
-        });
+        return Err(VerifyError::QuorumNotMet { valid: cosignatures.len(), quorum: policy.quorum });
     }
-    Ok(VerifiedCheckpoint {
-        checkpoint,
-        cosignatures,
-    })
+    Ok(VerifiedCheckpoint { checkpoint, cosignatures })
 }
 
 /// A [`HashReader`] over fetched tiles, trusting only what the tree head authenticates.
@@ -346,35 +310,31 @@ impl<'a, S: TileSource + ?Sized> TileHashReader<'a, S> {
     pub fn read_verified(&self, indexes: &[u64]) -> Result<Vec<Hash>, VerifyError> {
         let mut cache = TileCache::new();
         self.authenticate_edge(&mut cache)?;
-        indexes
-            .iter()
-            .map(|&index| self.hash_at(index, &mut cache))
-            .collect()
+        indexes.iter().map(|&index| self.hash_at(index, &mut cache)).collect()
     }
 
     fn authenticate_edge(&self, cache: &mut TileCache) -> Result<(), VerifyError> {
         let size = self.tree.size;
         if size == 0 {
+            // No tiles to fetch, but the root must still be the empty tree's.
+            if self.tree.root != Hash::empty_tree() {
+                return Err(VerifyError::TilesRootMismatch(0));
+            }
             return Ok(());
         }
         let mut parts = Vec::new();
         for index in tree_hash_indexes(size) {
             let (needed, _) = tile_for_stored_index(index);
-            let tile = tile_in_tree(needed.level(), needed.index(), size)
-                .ok_or(VerifyError::Internal(index))?;
+            let tile = tile_in_tree(needed.level(), needed.index(), size).ok_or(VerifyError::Internal(index))?;
             let key = (tile.level(), tile.index());
             let (tile, data) = match cache.entry(key) {
                 std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::btree_map::Entry::Vacant(entry) => {
-                    entry.insert((tile, self.fetch_tile(&tile)?))
-                }
+                std::collections::btree_map::Entry::Vacant(entry) => entry.insert((tile, self.fetch_tile(&tile)?)),
             };
-            parts.push(hash_from_tile(tile, data, index).map_err(|source| {
-                VerifyError::MalformedTile {
-                    path: tile.path(),
-                    source,
-                }
-            })?);
+            parts.push(
+                hash_from_tile(tile, data, index)
+                    .map_err(|source| VerifyError::MalformedTile { path: tile.path(), source })?,
+            );
         }
         let mut parts = parts.into_iter().rev();
         let mut root = parts.next().ok_or(VerifyError::Internal(0))?;
@@ -391,10 +351,7 @@ impl<'a, S: TileSource + ?Sized> TileHashReader<'a, S> {
 
     fn hash_at(&self, index: u64, cache: &mut TileCache) -> Result<Hash, VerifyError> {
         let size = self.tree.size;
-        let out_of_tree = || VerifyError::IndexOutOfTree {
-            index,
-            tree_size: size,
-        };
+        let out_of_tree = || VerifyError::IndexOutOfTree { index, tree_size: size };
         let (level, n) = split_stored_hash_index(index);
         let covered = n
             .checked_add(1)
@@ -426,10 +383,7 @@ impl<'a, S: TileSource + ?Sized> TileHashReader<'a, S> {
             cache.insert(key, (tile, data));
         }
         let (tile, data) = cache.get(&key).ok_or(VerifyError::Internal(index))?;
-        hash_from_tile(tile, data, index).map_err(|source| VerifyError::MalformedTile {
-            path: tile.path(),
-            source,
-        })
+        hash_from_tile(tile, data, index).map_err(|source| VerifyError::MalformedTile { path: tile.path(), source })
     }
 
     /// Fetches a tile; a missing partial tile falls back to the full tile (logs may delete
@@ -440,9 +394,7 @@ impl<'a, S: TileSource + ?Sized> TileHashReader<'a, S> {
             Some(data) => data,
             None if !tile.is_full() => {
                 let full = tile.to_full();
-                let mut data = self
-                    .fetch(&full.path())?
-                    .ok_or_else(|| VerifyError::Missing(path.clone()))?;
+                let mut data = self.fetch(&full.path())?.ok_or_else(|| VerifyError::Missing(path.clone()))?;
                 if data.len() != full.byte_len() {
                     return Err(VerifyError::TileLength {
                         path: full.path(),
@@ -456,29 +408,19 @@ impl<'a, S: TileSource + ?Sized> TileHashReader<'a, S> {
             None => return Err(VerifyError::Missing(path)),
         };
         if data.len() != tile.byte_len() {
-            return Err(VerifyError::TileLength {
-                path,
-                len: data.len(),
-                expected: tile.byte_len(),
-            });
+            return Err(VerifyError::TileLength { path, len: data.len(), expected: tile.byte_len() });
         }
         Ok(data)
     }
 
     fn fetch(&self, path: &str) -> Result<Option<Vec<u8>>, VerifyError> {
-        self.source
-            .fetch(path)
-            .map_err(|source| VerifyError::Fetch {
-                path: path.to_owned(),
-                source,
-            })
+        self.source.fetch(path).map_err(|source| VerifyError::Fetch { path: path.to_owned(), source })
     }
 }
 
 impl<S: TileSource + ?Sized> HashReader for TileHashReader<'_, S> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, BoxError> {
-        self.read_verified(indexes)
-            .map_err(|error| Box::new(error) as BoxError)
+        self.read_verified(indexes).map_err(|error| Box::new(error) as BoxError)
     }
 }
 
@@ -486,10 +428,7 @@ impl<S: TileSource + ?Sized> HashReader for TileHashReader<'_, S> {
 ///
 /// # Errors
 /// [`VerifyError::TilesRootMismatch`], or a missing or malformed tile.
-pub fn verify_tiles(
-    checkpoint: &Checkpoint,
-    tiles: &(impl TileSource + ?Sized),
-) -> Result<(), VerifyError> {
+pub fn verify_tiles(checkpoint: &Checkpoint, tiles: &(impl TileSource + ?Sized)) -> Result<(), VerifyError> {
     TileHashReader::new(checkpoint.tree_head(), tiles).read_verified(&[])?;
     Ok(())
 }
@@ -505,44 +444,21 @@ pub fn fetch_entry(
     tiles: &(impl TileSource + ?Sized),
 ) -> Result<Vec<u8>, VerifyError> {
     let size = checkpoint.size();
-    let bundle = BundleId::for_leaf(leaf_idx, size).ok_or(VerifyError::LeafOutOfRange {
-        leaf_idx,
-        tree_size: size,
-    })?;
+    let bundle = BundleId::for_leaf(leaf_idx, size).ok_or(VerifyError::LeafOutOfRange { leaf_idx, tree_size: size })?;
     let mut path = bundle.path();
-    let mut data = tiles.fetch(&path).map_err(|source| VerifyError::Fetch {
-        path: path.clone(),
-        source,
-    })?;
+    let mut data = tiles.fetch(&path).map_err(|source| VerifyError::Fetch { path: path.clone(), source })?;
     if data.is_none() && !bundle.is_full() {
         path = bundle.to_full().path();
-        data = tiles.fetch(&path).map_err(|source| VerifyError::Fetch {
-            path: path.clone(),
-            source,
-        })?;
+        data = tiles.fetch(&path).map_err(|source| VerifyError::Fetch { path: path.clone(), source })?;
     }
     let data = data.ok_or_else(|| VerifyError::Missing(bundle.path()))?;
-    let entries = decode_bundle(&data).map_err(|source| VerifyError::MalformedTile {
-        path: path.clone(),
-        source,
-    })?;
-    let expected = if path == bundle.path() {
-        usize::from(bundle.width())
-    } else {
-        usize::from(FULL_TILE_WIDTH)
-    };
+    let entries = decode_bundle(&data).map_err(|source| VerifyError::MalformedTile { path: path.clone(), source })?;
+    let expected = if path == bundle.path() { usize::from(bundle.width()) } else { usize::from(FULL_TILE_WIDTH) };
     if entries.len() != expected {
-        return Err(VerifyError::BundleWidth {
-            path,
-            count: entries.len(),
-            expected,
-        });
+        return Err(VerifyError::BundleWidth { path, count: entries.len(), expected });
     }
-    let position = usize::try_from(leaf_idx - bundle.first_leaf())
-        .map_err(|_| VerifyError::Internal(leaf_idx))?;
-    let entry = entries
-        .get(position)
-        .ok_or(VerifyError::Internal(leaf_idx))?;
+    let position = usize::try_from(leaf_idx - bundle.first_leaf()).map_err(|_| VerifyError::Internal(leaf_idx))?;
+    let entry = entries.get(position).ok_or(VerifyError::Internal(leaf_idx))?;
     let reader = TileHashReader::new(checkpoint.tree_head(), tiles);
     let stored = reader.read_verified(&[stored_hash_index(0, leaf_idx)])?;
     if stored.first() != Some(&leaf_hash(entry)) {
@@ -564,14 +480,8 @@ pub fn verify_inclusion(
 ) -> Result<(), VerifyError> {
     let reader = TileHashReader::new(checkpoint.tree_head(), tiles);
     let proof = prove_inclusion(checkpoint.size(), leaf_idx, &reader)?;
-    check_inclusion(
-        &proof,
-        checkpoint.size(),
-        &checkpoint.root(),
-        leaf_idx,
-        &leaf_hash(entry),
-    )
-    .map_err(VerifyError::Inclusion)
+    check_inclusion(&proof, checkpoint.size(), &checkpoint.root(), leaf_idx, &leaf_hash(entry))
+        .map_err(VerifyError::Inclusion)
 }
 
 /// Checks that `new` extends the saved checkpoint `old` (same origin, no rollback, consistency
@@ -586,16 +496,10 @@ pub fn verify_consistency(
     tiles: &(impl TileSource + ?Sized),
 ) -> Result<(), VerifyError> {
     if old.origin() != new.origin() {
-        return Err(VerifyError::OriginMismatch {
-            expected: old.origin().to_owned(),
-            found: new.origin().to_owned(),
-        });
+        return Err(VerifyError::OriginMismatch { expected: old.origin().to_owned(), found: new.origin().to_owned() });
     }
     if new.size() < old.size() {
-        return Err(VerifyError::Rollback {
-            old_size: old.size(),
-            new_size: new.size(),
-        });
+        return Err(VerifyError::Rollback { old_size: old.size(), new_size: new.size() });
     }
     let reader = TileHashReader::new(new.tree_head(), tiles);
     // Authenticate the new tree's edge even when no proof hashes are needed.

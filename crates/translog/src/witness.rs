@@ -102,22 +102,14 @@ impl AddCheckpointRequest {
     ///
     /// # Errors
     /// [`WitnessError::MalformedRequest`] for more than 63 proof hashes.
-    pub fn new(
-        old_size: u64,
-        consistency_proof: Vec<Hash>,
-        checkpoint: &str,
-    ) -> Result<Self, WitnessError> {
+    pub fn new(old_size: u64, consistency_proof: Vec<Hash>, checkpoint: &str) -> Result<Self, WitnessError> {
         if consistency_proof.len() > MAX_PROOF_LINES {
             return Err(WitnessError::MalformedRequest(format!(
                 "{} proof lines, at most 63 allowed",
                 consistency_proof.len()
             )));
         }
-        Ok(Self {
-            old_size,
-            consistency_proof,
-            checkpoint: checkpoint.to_owned(),
-        })
+        Ok(Self { old_size, consistency_proof, checkpoint: checkpoint.to_owned() })
     }
 
     /// The old size.
@@ -153,18 +145,15 @@ impl AddCheckpointRequest {
     /// [`WitnessError::MalformedRequest`].
     pub fn parse(body: &str) -> Result<Self, WitnessError> {
         let malformed = |reason: &str| WitnessError::MalformedRequest(reason.to_owned());
-        let (old_line, mut rest) = body
-            .split_once('\n')
-            .ok_or_else(|| malformed("missing old size line"))?;
+        let (old_line, mut rest) = body.split_once('\n').ok_or_else(|| malformed("missing old size line"))?;
         let old_size = old_line
             .strip_prefix("old ")
             .and_then(encoding::parse_decimal)
             .ok_or_else(|| malformed("first line is not `old <size>`"))?;
         let mut consistency_proof = Vec::new();
         loop {
-            let (line, tail) = rest
-                .split_once('\n')
-                .ok_or_else(|| malformed("missing blank line before the checkpoint"))?;
+            let (line, tail) =
+                rest.split_once('\n').ok_or_else(|| malformed("missing blank line before the checkpoint"))?;
             rest = tail;
             if line.is_empty() {
                 break;
@@ -178,11 +167,7 @@ impl AddCheckpointRequest {
         if rest.is_empty() {
             return Err(malformed("missing checkpoint"));
         }
-        Ok(Self {
-            old_size,
-            consistency_proof,
-            checkpoint: rest.to_owned(),
-        })
+        Ok(Self { old_size, consistency_proof, checkpoint: rest.to_owned() })
     }
 }
 
@@ -197,13 +182,9 @@ pub fn format_cosignature_response(cosignatures: &[NoteSignature]) -> String {
 /// [`WitnessError::MalformedNote`] for a line that is not a signature line.
 pub fn parse_cosignature_response(body: &str) -> Result<Vec<NoteSignature>, WitnessError> {
     let Some(body) = body.strip_suffix('\n') else {
-        return Err(WitnessError::MalformedNote(
-            NoteError::MalformedSignatureLine(body.to_owned()),
-        ));
+        return Err(WitnessError::MalformedNote(NoteError::MalformedSignatureLine(body.to_owned())));
     };
-    body.split('\n')
-        .map(|line| NoteSignature::parse_line(line).map_err(WitnessError::MalformedNote))
-        .collect()
+    body.split('\n').map(|line| NoteSignature::parse_line(line).map_err(WitnessError::MalformedNote)).collect()
 }
 
 /// A 409 response body: the witness's latest size and a newline.
@@ -237,10 +218,7 @@ pub struct Witness {
 impl Witness {
     /// A witness cosigning with `signer` and knowing no logs yet.
     pub fn new(signer: CosignatureSigner) -> Self {
-        Self {
-            signer,
-            logs: BTreeMap::new(),
-        }
+        Self { signer, logs: BTreeMap::new() }
     }
 
     /// The witness's cosignature verifier (type `0x04`).
@@ -251,20 +229,12 @@ impl Witness {
     /// Trusts `verifiers` (Ed25519 log keys) for `origin`. Re-adding a log replaces its keys
     /// and keeps its state; a new log starts at size 0.
     pub fn add_log(&mut self, origin: &str, verifiers: Vec<NoteVerifier>) {
-        let verifiers: Vec<NoteVerifier> = verifiers
-            .into_iter()
-            .filter(|verifier| verifier.key_type() == KeyType::Ed25519)
-            .collect();
+        let verifiers: Vec<NoteVerifier> =
+            verifiers.into_iter().filter(|verifier| verifier.key_type() == KeyType::Ed25519).collect();
         self.logs
             .entry(origin.to_owned())
             .and_modify(|record| record.verifiers.clone_from(&verifiers))
-            .or_insert_with(|| LogRecord {
-                verifiers,
-                latest: TreeHead {
-                    size: 0,
-                    root: Hash::empty_tree(),
-                },
-            });
+            .or_insert_with(|| LogRecord { verifiers, latest: TreeHead { size: 0, root: Hash::empty_tree() } });
     }
 
     /// The latest cosigned tree head for `origin` (size 0 if never cosigned), if known.
@@ -284,26 +254,18 @@ impl Witness {
         now: u64,
     ) -> Result<NoteSignature, WitnessError> {
         let note = Note::parse(&request.checkpoint).map_err(WitnessError::MalformedNote)?;
-        let checkpoint =
-            Checkpoint::parse(note.text()).map_err(WitnessError::MalformedCheckpoint)?;
+        let checkpoint = Checkpoint::parse(note.text()).map_err(WitnessError::MalformedCheckpoint)?;
         let record = self
             .logs
             .get_mut(checkpoint.origin())
             .ok_or_else(|| WitnessError::UnknownOrigin(checkpoint.origin().to_owned()))?;
-        note.verify(&record.verifiers)
-            .map_err(WitnessError::Unauthenticated)?;
+        note.verify(&record.verifiers).map_err(WitnessError::Unauthenticated)?;
         let new = checkpoint.tree_head();
         if request.old_size > new.size {
-            return Err(WitnessError::OldSizeTooLarge {
-                old_size: request.old_size,
-                size: new.size,
-            });
+            return Err(WitnessError::OldSizeTooLarge { old_size: request.old_size, size: new.size });
         }
         if request.old_size != record.latest.size {
-            return Err(WitnessError::SizeConflict {
-                old_size: request.old_size,
-                latest_size: record.latest.size,
-            });
+            return Err(WitnessError::SizeConflict { old_size: request.old_size, latest_size: record.latest.size });
         }
         if new.size == record.latest.size && new.root != record.latest.root {
             return Err(WitnessError::RootConflict(new.size));
@@ -311,12 +273,8 @@ impl Witness {
         if new.size == 0 && new.root != Hash::empty_tree() {
             return Err(WitnessError::InvalidProof(ProofError::BadEmptyRoot));
         }
-        check_consistency(&request.consistency_proof, &record.latest, &new)
-            .map_err(WitnessError::InvalidProof)?;
-        let cosignature = self
-            .signer
-            .cosign(note.text(), now)
-            .map_err(WitnessError::Cosign)?;
+        check_consistency(&request.consistency_proof, &record.latest, &new).map_err(WitnessError::InvalidProof)?;
+        let cosignature = self.signer.cosign(note.text(), now).map_err(WitnessError::Cosign)?;
         record.latest = new;
         Ok(cosignature)
     }

@@ -10,10 +10,7 @@ use crate::app::AppState;
 
 /// `/healthz`, `/readyz`, `/metrics`.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
 }
 
 /// Liveness: the process answers.
@@ -42,8 +39,5 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let seq = app.engine.snapshot().state().last_seq;
     app.metrics.snapshot_seq.set(i64::try_from(seq).unwrap_or(i64::MAX));
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        app.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.render())
 }

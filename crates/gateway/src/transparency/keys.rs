@@ -15,7 +15,8 @@ use rand::RngCore as _;
 /// another origin (a log's key name is its origin; changing it would fork the log).
 pub fn load_or_create_signer(path: &Path, origin: &str) -> anyhow::Result<NoteSigner> {
     if path.exists() {
-        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the log key `{}`", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read the log key `{}`", path.display()))?;
         let signer = NoteSigner::parse(text.trim())
             .map_err(|err| anyhow::anyhow!("`{}` does not hold a log signing key: {err}", path.display()))?;
         if signer.name() != origin {

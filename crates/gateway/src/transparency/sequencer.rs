@@ -88,7 +88,11 @@ async fn ask_witness(
     Err("the witness kept reporting a size conflict".to_owned())
 }
 
-async fn consistency_proof(transparency: &Arc<Transparency>, old: u64, new: u64) -> Result<Vec<portcullis_translog::Hash>, String> {
+async fn consistency_proof(
+    transparency: &Arc<Transparency>,
+    old: u64,
+    new: u64,
+) -> Result<Vec<portcullis_translog::Hash>, String> {
     let transparency = transparency.clone();
     tokio::task::spawn_blocking(move || transparency.reader.consistency_proof(old, new))
         .await

@@ -86,7 +86,9 @@ impl WitnessClient {
                 }
                 Ok(WitnessAnswer::Cosigned(own))
             }
-            409 => parse_conflict_body(&body).map(WitnessAnswer::Conflict).map_err(|err| format!("malformed conflict: {err}")),
+            409 => parse_conflict_body(&body)
+                .map(WitnessAnswer::Conflict)
+                .map_err(|err| format!("malformed conflict: {err}")),
             other => Err(format!("answered {other}: {}", body.trim())),
         }
     }

@@ -40,14 +40,19 @@ async fn request_path_errors() {
     assert_error(s, &b, 400, "invalid_json", "invalid JSON body");
     let (s, b) = post(Some(&story.acme_key), json!({ "model": "no-such-model" }).to_string()).await;
     assert_error(s, &b, 404, "model_not_found", "the model `no-such-model` does not exist");
-    let big = json!({ "model": "workhorse", "messages": [{ "role": "user", "content": "x".repeat(2000) }] }).to_string();
+    let big =
+        json!({ "model": "workhorse", "messages": [{ "role": "user", "content": "x".repeat(2000) }] }).to_string();
     let (s, b) = post(Some(&story.acme_key), big).await;
     assert_error(s, &b, 413, "request_too_large", "larger than the limit of 1024 bytes");
     // An anonymous client gets 401 before its (oversized) body is read.
     let (s, b) = post(None, "x".repeat(5000)).await;
     assert_error(s, &b, 401, "invalid_api_key", "missing");
     // A model that exists but is still a draft.
-    app.provider_post("/admin/v1/models", json!({ "name": "secret-next", "upstream": { "base_url": app.upstream.base_url } })).await;
+    app.provider_post(
+        "/admin/v1/models",
+        json!({ "name": "secret-next", "upstream": { "base_url": app.upstream.base_url } }),
+    )
+    .await;
     let (s, b) = app.chat(&story.acme_key, "secret-next", None, "hi").await;
     assert_error(s, &b, 403, "model_not_available_in_stage", "`draft` stage");
     assert!(app.upstream.received().is_empty());
@@ -69,7 +74,14 @@ async fn upstream_failures() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}/v1", closed.local_addr().unwrap());
     drop(closed);
-    let (status, _) = app.admin(reqwest::Method::PUT, "/admin/v1/models/workhorse/upstream", &app.provider_token, Some(json!({ "base_url": dead }))).await;
+    let (status, _) = app
+        .admin(
+            reqwest::Method::PUT,
+            "/admin/v1/models/workhorse/upstream",
+            &app.provider_token,
+            Some(json!({ "base_url": dead })),
+        )
+        .await;
     assert_eq!(status, 200);
     let (s, b) = app.chat(&story.acme_key, "workhorse", None, "hi").await;
     assert_error(s, &b, 502, "upstream_unreachable", "the upstream of model `workhorse` could not be reached");

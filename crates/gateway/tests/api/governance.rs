@@ -24,28 +24,204 @@ async fn refusals_are_clear_and_change_nothing() {
         "evidence": { "disclosure": "withheld", "reason": "x" },
     });
     let cases: Vec<(Method, &str, &str, Option<Value>, u16, &str, &str)> = vec![
-        (Method::POST, "/admin/v1/customers", "", Some(json!({ "id": "x", "name": "x" })), 401, "invalid_api_key", "must be `Bearer <key>`"),
-        (Method::POST, "/admin/v1/customers", "wrong", Some(json!({ "id": "x", "name": "x" })), 401, "invalid_api_key", "invalid or revoked credential"),
-        (Method::POST, "/admin/v1/customers", &customer, Some(json!({ "id": "x", "name": "x" })), 403, "role_not_permitted", "customer acme may not create customers"),
-        (Method::POST, "/admin/v1/customers", &official, Some(json!({ "id": "x", "name": "x" })), 403, "role_not_permitted", "authority bis (j.doe) may not create customers"),
-        (Method::POST, "/admin/v1/customers", &provider, Some(json!({ "id": "acme", "name": "x" })), 409, "conflict", "customer `acme` already exists"),
-        (Method::POST, "/admin/v1/customers", &provider, Some(json!({ "id": "bad id", "name": "x" })), 400, "invalid_value", "customer id `bad id` contains ` `"),
-        (Method::POST, "/admin/v1/customers", &provider, Some(json!({ "id": "y", "name": "y", "attributes": { "kyc": true } })), 400, "invalid_request", "invalid attributes: in attribute `kyc`"),
-        (Method::POST, "/admin/v1/customers", &provider, Some(json!({ "id": "y", "name": "y", "attributes": { "planet": "mars" } })), 400, "invalid_request", "planet"),
-        (Method::POST, "/admin/v1/customers", &provider, Some(json!({ "name": "y" })), 400, "invalid_request", "missing field `id`"),
-        (Method::POST, "/admin/v1/customers", &provider, Some(json!({ "id": "y", "name": "y", "colour": "red" })), 400, "invalid_request", "unknown field `colour`"),
-        (Method::POST, "/admin/v1/directives", &provider, Some(directive.clone()), 403, "role_not_permitted", "provider (ops) may not issue directives"),
-        (Method::POST, "/admin/v1/directives", &official, Some(directive.clone()), 400, "invalid_request", "needs an emergency_justification"),
-        (Method::POST, "/admin/v1/grants", &provider, Some(json!({ "customer": "globex", "model": "frontier", "reason": "x" })), 403, "role_not_permitted", "provider (ops) may not grant access"),
-        (Method::POST, "/admin/v1/grants", &official, Some(json!({ "customer": "nobody", "model": "frontier", "reason": "x" })), 404, "not_found", "no customer `nobody`"),
-        (Method::POST, "/admin/v1/grants", &official, Some(json!({ "customer": "globex", "model": "frontier", "reason": " " })), 400, "invalid_request", "reason is required"),
-        (Method::POST, "/admin/v1/grants", &official, Some(json!({ "customer": "globex", "model": "frontier", "reason": "x", "expires_at": "next week" })), 400, "invalid_value", "expires_at: `next week` is not an RFC 3339 date-time"),
-        (Method::POST, "/admin/v1/models/frontier/stage", &provider, Some(json!({ "to": "review", "reason": "x" })), 409, "conflict", "a model in `preview` cannot move to `review`"),
-        (Method::POST, "/admin/v1/models/frontier/stage", &provider, Some(json!({ "to": "launched", "reason": "x" })), 400, "invalid_value", "`launched` is not a stage target"),
-        (Method::POST, "/admin/v1/models/ghost/stage", &provider, Some(json!({ "to": "review", "reason": "x" })), 404, "not_found", "no model `ghost`"),
-        (Method::POST, "/admin/v1/models", &provider, Some(json!({ "name": "m2", "upstream": { "base_url": "ftp://x" } })), 400, "invalid_request", "must be an http:// or https:// URL"),
-        (Method::POST, "/admin/v1/directives/EC-1/lift", &customer, Some(json!({ "reason": "x" })), 403, "role_not_permitted", "customer acme may not lift directives"),
-        (Method::GET, "/admin/v1/customers/globex", &customer, None, 403, "role_not_permitted", "may only see its own account"),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            "",
+            Some(json!({ "id": "x", "name": "x" })),
+            401,
+            "invalid_api_key",
+            "must be `Bearer <key>`",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            "wrong",
+            Some(json!({ "id": "x", "name": "x" })),
+            401,
+            "invalid_api_key",
+            "invalid or revoked credential",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            &customer,
+            Some(json!({ "id": "x", "name": "x" })),
+            403,
+            "role_not_permitted",
+            "customer acme may not create customers",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            &official,
+            Some(json!({ "id": "x", "name": "x" })),
+            403,
+            "role_not_permitted",
+            "authority bis (j.doe) may not create customers",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            &provider,
+            Some(json!({ "id": "acme", "name": "x" })),
+            409,
+            "conflict",
+            "customer `acme` already exists",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            &provider,
+            Some(json!({ "id": "bad id", "name": "x" })),
+            400,
+            "invalid_value",
+            "customer id `bad id` contains ` `",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            &provider,
+            Some(json!({ "id": "y", "name": "y", "attributes": { "kyc": true } })),
+            400,
+            "invalid_request",
+            "invalid attributes: in attribute `kyc`",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            &provider,
+            Some(json!({ "id": "y", "name": "y", "attributes": { "planet": "mars" } })),
+            400,
+            "invalid_request",
+            "planet",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            &provider,
+            Some(json!({ "name": "y" })),
+            400,
+            "invalid_request",
+            "missing field `id`",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/customers",
+            &provider,
+            Some(json!({ "id": "y", "name": "y", "colour": "red" })),
+            400,
+            "invalid_request",
+            "unknown field `colour`",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/directives",
+            &provider,
+            Some(directive.clone()),
+            403,
+            "role_not_permitted",
+            "provider (ops) may not issue directives",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/directives",
+            &official,
+            Some(directive.clone()),
+            400,
+            "invalid_request",
+            "needs an emergency_justification",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/grants",
+            &provider,
+            Some(json!({ "customer": "globex", "model": "frontier", "reason": "x" })),
+            403,
+            "role_not_permitted",
+            "provider (ops) may not grant access",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/grants",
+            &official,
+            Some(json!({ "customer": "nobody", "model": "frontier", "reason": "x" })),
+            404,
+            "not_found",
+            "no customer `nobody`",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/grants",
+            &official,
+            Some(json!({ "customer": "globex", "model": "frontier", "reason": " " })),
+            400,
+            "invalid_request",
+            "reason is required",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/grants",
+            &official,
+            Some(json!({ "customer": "globex", "model": "frontier", "reason": "x", "expires_at": "next week" })),
+            400,
+            "invalid_value",
+            "expires_at: `next week` is not an RFC 3339 date-time",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/models/frontier/stage",
+            &provider,
+            Some(json!({ "to": "review", "reason": "x" })),
+            409,
+            "conflict",
+            "a model in `preview` cannot move to `review`",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/models/frontier/stage",
+            &provider,
+            Some(json!({ "to": "launched", "reason": "x" })),
+            400,
+            "invalid_value",
+            "`launched` is not a stage target",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/models/ghost/stage",
+            &provider,
+            Some(json!({ "to": "review", "reason": "x" })),
+            404,
+            "not_found",
+            "no model `ghost`",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/models",
+            &provider,
+            Some(json!({ "name": "m2", "upstream": { "base_url": "ftp://x" } })),
+            400,
+            "invalid_request",
+            "must be an http:// or https:// URL",
+        ),
+        (
+            Method::POST,
+            "/admin/v1/directives/EC-1/lift",
+            &customer,
+            Some(json!({ "reason": "x" })),
+            403,
+            "role_not_permitted",
+            "customer acme may not lift directives",
+        ),
+        (
+            Method::GET,
+            "/admin/v1/customers/globex",
+            &customer,
+            None,
+            403,
+            "role_not_permitted",
+            "may only see its own account",
+        ),
         (Method::GET, "/admin/v1/events", &customer, None, 403, "role_not_permitted", "may not read the event feed"),
     ];
     for (method, path, token, body, status, code, message) in cases {
@@ -68,7 +244,9 @@ async fn invalid_cedar_is_rejected_with_line_and_column() {
             Method::POST,
             "/admin/v1/models/workhorse/criteria",
             &app.provider_token,
-            Some(json!({ "text": "t", "policies": "permit (principal, action, resource)\nwhen { principal.kyc == };" })),
+            Some(
+                json!({ "text": "t", "policies": "permit (principal, action, resource)\nwhen { principal.kyc == };" }),
+            ),
         )
         .await;
     assert_eq!(status, 400, "{body}");
@@ -92,7 +270,12 @@ async fn invalid_cedar_is_rejected_with_line_and_column() {
 
     // A valid version gets the next number and its content hash.
     let (status, body) = app
-        .admin(Method::POST, "/admin/v1/models/workhorse/criteria", &app.provider_token, Some(json!({ "text": "v2", "policies": CRITERIA })))
+        .admin(
+            Method::POST,
+            "/admin/v1/models/workhorse/criteria",
+            &app.provider_token,
+            Some(json!({ "text": "v2", "policies": CRITERIA })),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["version"], 2);
@@ -106,7 +289,8 @@ async fn keys_are_shown_once_and_events_carry_no_secrets() {
     let app = spawn_app().await;
     let story = app.seed_story().await;
     // A customer may issue its own key, not someone else's.
-    let (status, issued) = app.admin(Method::POST, "/admin/v1/customers/acme/keys", &story.acme_key, Some(json!({ "label": "ci" }))).await;
+    let (status, issued) =
+        app.admin(Method::POST, "/admin/v1/customers/acme/keys", &story.acme_key, Some(json!({ "label": "ci" }))).await;
     assert_eq!(status, 201, "{issued}");
     let new_key = issued["key"].as_str().unwrap().to_owned();
     assert!(new_key.starts_with("pcl_"));
@@ -122,7 +306,9 @@ async fn keys_are_shown_once_and_events_carry_no_secrets() {
     assert_eq!(status, 200);
     let text = events.to_string();
     assert!(text.contains("key_issued"));
-    assert!(!text.contains("pcl_") && !text.contains("pct_") && !text.contains("key_hash") && !text.contains("token_hash"));
+    assert!(
+        !text.contains("pcl_") && !text.contains("pct_") && !text.contains("key_hash") && !text.contains("token_hash")
+    );
     // On disk, keys are stored only as hashes.
     let db = std::fs::read(app.data_dir.path().join("portcullis.db")).unwrap();
     let wal = std::fs::read(app.data_dir.path().join("portcullis.db-wal")).unwrap_or_default();

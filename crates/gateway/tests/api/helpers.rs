@@ -206,18 +206,31 @@ impl TestApp {
         let official_token = official["token"].as_str().unwrap().to_owned();
         let mut keys = Vec::new();
         for id in ["acme", "globex"] {
-            self.provider_post("/admin/v1/customers", json!({ "id": id, "name": id, "attributes": { "country": "US", "kyc": "verified" } }))
-                .await;
+            self.provider_post(
+                "/admin/v1/customers",
+                json!({ "id": id, "name": id, "attributes": { "country": "US", "kyc": "verified" } }),
+            )
+            .await;
             let key = self.provider_post(&format!("/admin/v1/customers/{id}/keys"), json!({ "label": "test" })).await;
             keys.push(key["key"].as_str().unwrap().to_owned());
         }
         for (model, stages) in [("frontier", ["review", "preview"]), ("workhorse", ["review", "general"])] {
-            self.provider_post("/admin/v1/models", json!({ "name": model, "upstream": { "base_url": self.upstream.base_url } }))
-                .await;
-            self.provider_post(&format!("/admin/v1/models/{model}/criteria"), json!({ "text": "KYC verified", "policies": CRITERIA }))
-                .await;
+            self.provider_post(
+                "/admin/v1/models",
+                json!({ "name": model, "upstream": { "base_url": self.upstream.base_url } }),
+            )
+            .await;
+            self.provider_post(
+                &format!("/admin/v1/models/{model}/criteria"),
+                json!({ "text": "KYC verified", "policies": CRITERIA }),
+            )
+            .await;
             for stage in stages {
-                self.provider_post(&format!("/admin/v1/models/{model}/stage"), json!({ "to": stage, "reason": "plan" })).await;
+                self.provider_post(
+                    &format!("/admin/v1/models/{model}/stage"),
+                    json!({ "to": stage, "reason": "plan" }),
+                )
+                .await;
             }
         }
         let (status, body) = self

@@ -13,7 +13,8 @@ use portcullis_translog::cosignature::CosignatureSigner;
 use portcullis_translog::tile::{BundleId, tiles_for_size};
 use portcullis_translog::verify::{TrustPolicy, fetch_entry, verify_checkpoint, verify_receipt_text, verify_tiles};
 use portcullis_translog::witness::{
-    AddCheckpointRequest, CONFLICT_CONTENT_TYPE, Witness, WitnessError, format_conflict_body, format_cosignature_response,
+    AddCheckpointRequest, CONFLICT_CONTENT_TYPE, Witness, WitnessError, format_conflict_body,
+    format_cosignature_response,
 };
 use portcullis_translog::{NoteSigner, NoteVerifier};
 use reqwest::Method;
@@ -77,7 +78,9 @@ async fn the_log_verifies_from_outside() {
         assert_eq!(value["seq"], leaf + 1);
         kinds.push(value["event"]["type"].as_str().unwrap().to_owned());
     }
-    for kind in ["customer_created", "key_issued", "stage_changed", "criteria_published", "grant_issued", "directive_issued"] {
+    for kind in
+        ["customer_created", "key_issued", "stage_changed", "criteria_published", "grant_issued", "directive_issued"]
+    {
         assert!(kinds.iter().any(|k| k == kind), "{kind} not logged");
     }
 
@@ -86,7 +89,8 @@ async fn the_log_verifies_from_outside() {
     let seq = directive["log_index"].as_u64().unwrap() + 1;
     let (_, event) = app.admin(Method::GET, &format!("/admin/v1/events/{seq}"), "", None).await;
     let entry = event["entry"].as_str().unwrap().to_owned();
-    let receipt = app.client.get(app.url(&format!("/admin/v1/events/{seq}/receipt"))).send().await.unwrap().text().await.unwrap();
+    let receipt =
+        app.client.get(app.url(&format!("/admin/v1/events/{seq}/receipt"))).send().await.unwrap().text().await.unwrap();
     assert!(receipt.starts_with("c2sp.org/tlog-proof@v1"), "{receipt}");
     verify_receipt_text(&TrustPolicy::new(verifier.clone()).unwrap(), &receipt, entry.as_bytes()).unwrap();
     assert!(verify_receipt_text(&TrustPolicy::new(verifier).unwrap(), &receipt, b"{\"forged\":true}").is_err());
@@ -118,10 +122,12 @@ async fn start_witness(log: NoteVerifier) -> (String, NoteVerifier) {
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
                 match witness.lock().unwrap().handle_add_checkpoint(&request, now) {
                     Ok(cosignature) => format_cosignature_response(&[cosignature]).into_response(),
-                    Err(WitnessError::SizeConflict { latest_size, .. }) => {
-                        (StatusCode::CONFLICT, [(header::CONTENT_TYPE, CONFLICT_CONTENT_TYPE)], format_conflict_body(latest_size))
-                            .into_response()
-                    }
+                    Err(WitnessError::SizeConflict { latest_size, .. }) => (
+                        StatusCode::CONFLICT,
+                        [(header::CONTENT_TYPE, CONFLICT_CONTENT_TYPE)],
+                        format_conflict_body(latest_size),
+                    )
+                        .into_response(),
                     Err(err) => (StatusCode::from_u16(err.http_status()).unwrap(), err.to_string()).into_response(),
                 }
             }),

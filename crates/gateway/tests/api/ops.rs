@@ -17,7 +17,10 @@ async fn health_readiness_and_metrics() {
     assert_eq!(app.chat(&story.globex_key, "frontier", None, "hi").await.0, 403);
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains(r#"portcullis_gate_requests_total{model="workhorse",outcome="allowed"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"portcullis_gate_requests_total{model="frontier",outcome="grant_required"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"portcullis_gate_requests_total{model="frontier",outcome="grant_required"} 1"#),
+        "{metrics}"
+    );
     assert!(metrics.contains("portcullis_decision_seconds_count 2"), "{metrics}");
     assert!(metrics.contains(r#"portcullis_upstream_seconds_count{model="workhorse"} 1"#), "{metrics}");
     // No secret ever appears in metrics.

@@ -54,7 +54,12 @@ async fn the_story() {
 
     // Lifting the directive restores access on the very next request.
     let (status, body) = app
-        .admin(Method::POST, "/admin/v1/directives/EC-1/lift", &story.official_token, Some(json!({ "reason": "rescinded" })))
+        .admin(
+            Method::POST,
+            "/admin/v1/directives/EC-1/lift",
+            &story.official_token,
+            Some(json!({ "reason": "rescinded" })),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "lifted");

@@ -22,7 +22,11 @@ async fn open_stream(app: &crate::helpers::TestApp, key: &str, prompt: &str) -> 
 }
 
 /// Reads until the accumulated text contains `needle`.
-async fn read_until(stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin), seen: &mut String, needle: &str) {
+async fn read_until(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    seen: &mut String,
+    needle: &str,
+) {
     while !seen.contains(needle) {
         let chunk = stream.next().await.expect("stream ended early").unwrap();
         seen.push_str(std::str::from_utf8(&chunk).unwrap());

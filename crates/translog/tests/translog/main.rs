@@ -7,11 +7,7 @@
     clippy::panic,
     reason = "test code: a panic is a test failure with a message"
 )]
-
-#![expect(
-    clippy::type_complexity,
-    reason = "test tables are tuples of inputs and expected results"
-)]
+#![expect(clippy::type_complexity, reason = "test tables are tuples of inputs and expected results")]
 
 mod common;
 mod differential;

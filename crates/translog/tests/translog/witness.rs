@@ -19,25 +19,14 @@ fn cosignature_round_trip() {
     let witness_key = cosigner.verifier();
     assert_eq!(witness_key.key_type(), KeyType::CosignatureV1);
     let vkey = witness_key.to_vkey_string();
-    assert!(
-        vkey.splitn(3, '+').nth(2).unwrap().starts_with('B'),
-        "type byte 0x04: {vkey}"
-    );
+    assert!(vkey.splitn(3, '+').nth(2).unwrap().starts_with('B'), "type byte 0x04: {vkey}");
     assert_eq!(NoteVerifier::parse(&vkey).unwrap(), witness_key);
-    assert_eq!(
-        CosignatureSigner::parse(&cosigner.to_private_key_string())
-            .unwrap()
-            .verifier(),
-        witness_key
-    );
+    assert_eq!(CosignatureSigner::parse(&cosigner.to_private_key_string()).unwrap().verifier(), witness_key);
 
     let mut note = Note::parse(&signed).unwrap();
     let cosignature = cosigner.cosign(note.text(), 1_679_315_147).unwrap();
     assert_eq!(cosignature.signature().len(), 8 + 64);
-    assert_eq!(
-        &cosignature.signature()[..8],
-        &1_679_315_147u64.to_be_bytes()
-    );
+    assert_eq!(&cosignature.signature()[..8], &1_679_315_147u64.to_be_bytes());
     note.add_signature(cosignature.clone());
     let message = note.to_message();
 
@@ -46,37 +35,21 @@ fn cosignature_round_trip() {
     assert_eq!(opened.verified.len(), 2);
     assert_eq!(opened.verified[1].timestamp, Some(1_679_315_147));
     // A verifier that only knows the log key ignores the cosignature.
-    assert_eq!(
-        open(&message, std::slice::from_ref(&log_key))
-            .unwrap()
-            .verified
-            .len(),
-        1
-    );
+    assert_eq!(open(&message, std::slice::from_ref(&log_key)).unwrap().verified.len(), 1);
 
     // Changing the timestamp invalidates the cosignature.
     let mut bytes = cosignature.signature().to_vec();
     bytes[7] ^= 1;
-    let forged = portcullis_translog::note::NoteSignature::new(
-        cosignature.name(),
-        cosignature.key_id(),
-        bytes,
-    )
-    .unwrap();
+    let forged =
+        portcullis_translog::note::NoteSignature::new(cosignature.name(), cosignature.key_id(), bytes).unwrap();
     let mut forged_note = Note::parse(&signed).unwrap();
     forged_note.add_signature(forged);
     assert!(matches!(
         open(&forged_note.to_message(), &[log_key, witness_key]),
         Err(NoteError::InvalidSignature { .. })
     ));
-    assert_eq!(
-        cosigner.cosign(note.text(), 1 << 63).err(),
-        Some(NoteError::TimestampTooLarge(1 << 63))
-    );
-    assert_eq!(
-        cosignature_message("o\n1\nX\n", 1_679_315_147),
-        "cosignature/v1\ntime 1679315147\no\n1\nX\n"
-    );
+    assert_eq!(cosigner.cosign(note.text(), 1 << 63).err(), Some(NoteError::TimestampTooLarge(1 << 63)));
+    assert_eq!(cosignature_message("o\n1\nX\n", 1_679_315_147), "cosignature/v1\ntime 1679315147\no\n1\nX\n");
 }
 
 #[test]
@@ -100,9 +73,7 @@ fn add_checkpoint_body_round_trip() {
         "old 7\n\n".into(),
         format!(
             "old 7\n{}\n\n{checkpoint}",
-            std::iter::repeat_n(proof[0].to_base64(), 64)
-                .collect::<Vec<_>>()
-                .join("\n")
+            std::iter::repeat_n(proof[0].to_base64(), 64).collect::<Vec<_>>().join("\n")
         ),
     ];
     for body in bad {
@@ -114,14 +85,8 @@ fn add_checkpoint_body_round_trip() {
     assert_eq!(parse_conflict_body(&format_conflict_body(42)), Ok(42));
     assert!(parse_conflict_body("42").is_err());
     let cosigner = CosignatureSigner::from_seed("w", &WITNESS_SEED).unwrap();
-    let lines = vec![
-        cosigner.cosign("a\n", 1).unwrap(),
-        cosigner.cosign("a\n", 2).unwrap(),
-    ];
-    assert_eq!(
-        parse_cosignature_response(&format_cosignature_response(&lines)),
-        Ok(lines)
-    );
+    let lines = vec![cosigner.cosign("a\n", 1).unwrap(), cosigner.cosign("a\n", 2).unwrap()];
+    assert_eq!(parse_cosignature_response(&format_cosignature_response(&lines)), Ok(lines));
 }
 
 /// One step of a witness scenario: the request, and the expected HTTP status.
@@ -146,16 +111,12 @@ fn witness_state_machine() {
     let prefix = |size: u64| MemLog::with_entries((0..size).map(entry));
     let signed = |log: &MemLog| log.signed_checkpoint();
     // A fork: entry 5 differs, so nothing from size 6 on is consistent with the real log.
-    let fork =
-        MemLog::with_entries((0..30).map(|i| if i == 5 { b"evil".to_vec() } else { entry(i) }));
+    let fork = MemLog::with_entries((0..30).map(|i| if i == 5 { b"evil".to_vec() } else { entry(i) }));
     let other_key = NoteSigner::from_seed(ORIGIN, &[1; 32]).unwrap();
     let stranger = Checkpoint::new("unknown.example/log", 10, prefix(10).root()).unwrap();
-    let stranger = log_signer
-        .sign_note(&stranger.to_text())
-        .unwrap_or_default();
-    let same_size_other_root = log_signer
-        .sign_note(&Checkpoint::new(ORIGIN, 20, fork.root()).unwrap().to_text())
-        .unwrap();
+    let stranger = log_signer.sign_note(&stranger.to_text()).unwrap_or_default();
+    let same_size_other_root =
+        log_signer.sign_note(&Checkpoint::new(ORIGIN, 20, fork.root()).unwrap().to_text()).unwrap();
     let bad_signature = tamper_signature(&signed(&prefix(25)));
 
     let steps = vec![
@@ -243,9 +204,7 @@ fn witness_state_machine() {
             name: "unknown key",
             old_size: 20,
             proof: vec![],
-            checkpoint: other_key
-                .sign_note(&prefix(25).checkpoint().to_text())
-                .unwrap(),
+            checkpoint: other_key.sign_note(&prefix(25).checkpoint().to_text()).unwrap(),
             status: 403,
             latest_after: 20,
         },
@@ -275,21 +234,12 @@ fn witness_state_machine() {
         },
     ];
     for (now, step) in (1_700_000_000u64..).zip(steps) {
-        let request =
-            AddCheckpointRequest::new(step.old_size, step.proof, &step.checkpoint).unwrap();
+        let request = AddCheckpointRequest::new(step.old_size, step.proof, &step.checkpoint).unwrap();
         let request = AddCheckpointRequest::parse(&request.to_body()).unwrap();
         let result = witness.handle_add_checkpoint(&request, now);
-        let status = result
-            .as_ref()
-            .map(|_| 200)
-            .unwrap_or_else(WitnessError::http_status);
+        let status = result.as_ref().map(|_| 200).unwrap_or_else(WitnessError::http_status);
         assert_eq!(status, step.status, "{}: {result:?}", step.name);
-        assert_eq!(
-            witness.latest(ORIGIN).unwrap().size,
-            step.latest_after,
-            "{}",
-            step.name
-        );
+        assert_eq!(witness.latest(ORIGIN).unwrap().size, step.latest_after, "{}", step.name);
         match result {
             Ok(cosignature) => {
                 // The returned line verifies as a cosignature on the submitted checkpoint.
@@ -299,18 +249,13 @@ fn witness_state_machine() {
                 assert_eq!(opened.verified[0].timestamp, Some(now), "{}", step.name);
             }
             Err(WitnessError::SizeConflict { latest_size, .. }) => {
-                assert_eq!(
-                    parse_conflict_body(&format_conflict_body(latest_size)),
-                    Ok(step.latest_after)
-                );
+                assert_eq!(parse_conflict_body(&format_conflict_body(latest_size)), Ok(step.latest_after));
             }
             Err(WitnessError::InvalidProof(error)) => {
                 assert!(
                     matches!(
                         error,
-                        ProofError::OldRootMismatch
-                            | ProofError::RootMismatch
-                            | ProofError::WrongLength(_)
+                        ProofError::OldRootMismatch | ProofError::RootMismatch | ProofError::WrongLength(_)
                     ),
                     "{}: {error:?}",
                     step.name

@@ -25,7 +25,9 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateAuthority>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let authority = parse_id("id", AuthorityId::parse, &body.id)?;
-    let records = submit(&app, &headers, Command::RegisterAuthority { authority: authority.clone(), name: body.name.clone() }).await?;
+    let records =
+        submit(&app, &headers, Command::RegisterAuthority { authority: authority.clone(), name: body.name.clone() })
+            .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "id": authority.as_str(), "name": body.name, "event_seq": last_seq(&records) })),
@@ -35,11 +37,8 @@ pub async fn create(
 /// `GET /admin/v1/authorities` (public).
 pub async fn list(State(app): State<AppState>) -> Json<serde_json::Value> {
     let snapshot = app.engine.snapshot();
-    let authorities: Vec<serde_json::Value> = snapshot
-        .state()
-        .authorities()
-        .map(|a| serde_json::json!({ "id": a.id.as_str(), "name": a.name }))
-        .collect();
+    let authorities: Vec<serde_json::Value> =
+        snapshot.state().authorities().map(|a| serde_json::json!({ "id": a.id.as_str(), "name": a.name })).collect();
     Json(serde_json::json!({ "authorities": authorities }))
 }
 

@@ -47,7 +47,8 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Jso
     }
     let snapshot = app.engine.snapshot();
     let now = app.engine.now();
-    let mut customers: Vec<serde_json::Value> = snapshot.state().customers().map(|c| customer_json(c, Some(now))).collect();
+    let mut customers: Vec<serde_json::Value> =
+        snapshot.state().customers().map(|c| customer_json(c, Some(now))).collect();
     customers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     Ok(Json(serde_json::json!({ "customers": customers })))
 }
@@ -83,7 +84,8 @@ pub async fn set_attributes(
     ApiJson(body): ApiJson<SetAttributes>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let customer = parse_id("customer", CustomerId::parse, &id)?;
-    let records = submit(&app, &headers, Command::SetCustomerAttributes { customer, attributes: body.attributes }).await?;
+    let records =
+        submit(&app, &headers, Command::SetCustomerAttributes { customer, attributes: body.attributes }).await?;
     Ok(Json(serde_json::json!({ "event_seq": last_seq(&records) })))
 }
 
@@ -118,7 +120,12 @@ pub async fn issue_key(
     let records = submit(
         &app,
         &headers,
-        Command::IssueKey { customer, key_id: key_id.clone(), label: label.clone(), key_hash: SecretHash::of_secret(&key) },
+        Command::IssueKey {
+            customer,
+            key_id: key_id.clone(),
+            label: label.clone(),
+            key_hash: SecretHash::of_secret(&key),
+        },
     )
     .await?;
     Ok((
@@ -184,9 +191,8 @@ fn customer_json(customer: &Customer, now: Option<Timestamp>) -> serde_json::Val
         .grants
         .iter()
         .map(|(model, grant)| {
-            let active = now.map(|now| {
-                grant.revoked_at.is_none_or(|at| now < at) && grant.expires_at.is_none_or(|at| now < at)
-            });
+            let active =
+                now.map(|now| grant.revoked_at.is_none_or(|at| now < at) && grant.expires_at.is_none_or(|at| now < at));
             serde_json::json!({
                 "model": model.as_str(),
                 "granted_at": grant.granted_at.to_rfc3339(),

@@ -60,11 +60,8 @@ pub async fn issue(
     let scope = if body.models.iter().any(|m| m == "*") {
         DirectiveScope::AllModels
     } else {
-        let models = body
-            .models
-            .iter()
-            .map(|m| parse_id("models", ModelName::parse, m))
-            .collect::<Result<Vec<_>, _>>()?;
+        let models =
+            body.models.iter().map(|m| parse_id("models", ModelName::parse, m)).collect::<Result<Vec<_>, _>>()?;
         DirectiveScope::Models { models }
     };
     let evidence = match body.evidence {
@@ -143,7 +140,9 @@ fn directive_json(d: &Directive, now: Timestamp) -> serde_json::Value {
     };
     let scope = match &d.scope {
         DirectiveScope::AllModels => serde_json::json!(["*"]),
-        DirectiveScope::Models { models } => serde_json::json!(models.iter().map(ModelName::as_str).collect::<Vec<_>>()),
+        DirectiveScope::Models { models } => {
+            serde_json::json!(models.iter().map(ModelName::as_str).collect::<Vec<_>>())
+        }
     };
     let evidence = match &d.evidence {
         Evidence::Disclosed { description, sha256 } => {

@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_translog::proof::TlogProof;
 use portcullis_core::Actor;
+use portcullis_translog::proof::TlogProof;
 use serde::Deserialize;
 
 use crate::app::{ApiPath, ApiQuery, AppState};
@@ -37,15 +37,16 @@ pub async fn list(
     }
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let records = app.engine.events_after(query.after, limit).await?;
-    let events: Vec<serde_json::Value> = records
-        .iter()
-        .filter_map(|r| serde_json::from_str(&r.public_json()).ok())
-        .collect();
+    let events: Vec<serde_json::Value> =
+        records.iter().filter_map(|r| serde_json::from_str(&r.public_json()).ok()).collect();
     Ok(Json(serde_json::json!({ "events": events })))
 }
 
 /// `GET /admin/v1/events/{seq}` (public): one event's log entry, exactly as logged.
-pub async fn get_one(State(app): State<AppState>, ApiPath(seq): ApiPath<u64>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn get_one(
+    State(app): State<AppState>,
+    ApiPath(seq): ApiPath<u64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let entry = entry(&app, seq).await?;
     let size = app.transparency.served_size();
     Ok(Json(serde_json::json!({
@@ -60,22 +61,22 @@ pub async fn get_one(State(app): State<AppState>, ApiPath(seq): ApiPath<u64>) ->
 /// `GET /admin/v1/events/{seq}/receipt` (public): a C2SP tlog-proof for the event's entry
 /// against the latest signed checkpoint.
 pub async fn receipt(State(app): State<AppState>, ApiPath(seq): ApiPath<u64>) -> Result<Response, ApiError> {
-    let served = app.transparency.served.load_full().filter(|c| c.size >= seq && seq > 0).ok_or_else(|| {
-        ApiError::NotFound {
+    let served =
+        app.transparency.served.load_full().filter(|c| c.size >= seq && seq > 0).ok_or_else(|| ApiError::NotFound {
             message: format!(
                 "event {seq} is not covered by a signed checkpoint yet; checkpoints are signed every {} ms",
                 app.transparency.checkpoint_interval_ms
             ),
             code: "not_yet_in_checkpoint",
-        }
-    })?;
+        })?;
     let transparency = app.transparency.clone();
     let size = served.size;
     let proof = tokio::task::spawn_blocking(move || transparency.reader.inclusion_proof(seq - 1, size))
         .await
         .map_err(|err| ApiError::Internal(err.into()))?
         .map_err(|err| ApiError::Internal(err.into()))?;
-    let receipt = TlogProof::new(seq - 1, proof, &served.note).map_err(|err| ApiError::Internal(anyhow::anyhow!(err)))?;
+    let receipt =
+        TlogProof::new(seq - 1, proof, &served.note).map_err(|err| ApiError::Internal(anyhow::anyhow!(err)))?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], receipt.to_text()).into_response())
 }
 

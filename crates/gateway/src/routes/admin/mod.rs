@@ -60,7 +60,11 @@ pub(crate) fn actor(app: &AppState, headers: &HeaderMap) -> Result<Actor, ApiErr
 }
 
 /// Authenticates, submits, waits for durability.
-pub(crate) async fn submit(app: &AppState, headers: &HeaderMap, command: Command) -> Result<Vec<EventRecord>, ApiError> {
+pub(crate) async fn submit(
+    app: &AppState,
+    headers: &HeaderMap,
+    command: Command,
+) -> Result<Vec<EventRecord>, ApiError> {
     let actor = actor(app, headers)?;
     let records = app.engine.submit(actor.clone(), command).await?;
     for record in &records {
@@ -70,8 +74,16 @@ pub(crate) async fn submit(app: &AppState, headers: &HeaderMap, command: Command
 }
 
 /// Parses an identifier field, naming the field on error.
-pub(crate) fn parse_id<T>(field: &'static str, parse: fn(&str) -> Result<T, InvalidValueError>, text: &str) -> Result<T, ApiError> {
-    parse(text).map_err(|err| ApiError::BadRequest { message: err.to_string(), param: Some(field), code: "invalid_value" })
+pub(crate) fn parse_id<T>(
+    field: &'static str,
+    parse: fn(&str) -> Result<T, InvalidValueError>,
+    text: &str,
+) -> Result<T, ApiError> {
+    parse(text).map_err(|err| ApiError::BadRequest {
+        message: err.to_string(),
+        param: Some(field),
+        code: "invalid_value",
+    })
 }
 
 /// Parses an optional RFC 3339 field.

@@ -63,7 +63,10 @@ pub async fn list(State(app): State<AppState>) -> Json<serde_json::Value> {
 }
 
 /// `GET /admin/v1/models/{model}` (public): stage, history, criteria version, directives.
-pub async fn get_one(State(app): State<AppState>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn get_one(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     model_by_name(&app, &name).map(Json)
 }
 
@@ -96,7 +99,10 @@ pub async fn change_stage(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let model = parse_id("model", ModelName::parse, &name)?;
     let target = StageTarget::parse(&body.to).ok_or_else(|| ApiError::BadRequest {
-        message: format!("`{}` is not a stage target; use review, preview, general, suspended, resume or withdrawn", body.to),
+        message: format!(
+            "`{}` is not a stage target; use review, preview, general, suspended, resume or withdrawn",
+            body.to
+        ),
         param: Some("to"),
         code: "invalid_value",
     })?;
@@ -129,7 +135,10 @@ pub async fn publish_criteria(
 
 /// `GET /admin/v1/models/{model}/criteria` (public): the current version, its text, policies,
 /// clauses and hash, and the hashes of every earlier version.
-pub async fn get_criteria(State(app): State<AppState>, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn get_criteria(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     criteria_json(&app, &name).map(Json)
 }
 
@@ -137,7 +146,10 @@ fn criteria_json(app: &AppState, name: &str) -> Result<serde_json::Value, ApiErr
     let snapshot = app.engine.snapshot();
     let model = snapshot.state().model(name).ok_or_else(|| no_model(name))?;
     let Some(criteria) = &model.criteria else {
-        return Err(ApiError::NotFound { message: format!("no criteria published for model `{name}`"), code: "not_found" });
+        return Err(ApiError::NotFound {
+            message: format!("no criteria published for model `{name}`"),
+            code: "not_found",
+        });
     };
     let (policies, clauses) = match &criteria.compiled {
         Ok(compiled) => (

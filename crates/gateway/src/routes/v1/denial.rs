@@ -38,7 +38,10 @@ pub fn denied(base_url: &str, customer: &Customer, model: &Model, denial: &Denia
             serde_json::json!({ "to": "reviewing authority", "url": model_url }),
         ),
         Denial::GrantRevoked { at } => (
-            format!("the grant of model `{}` to customer `{}` was revoked with effect from {at}", model.name, customer.id),
+            format!(
+                "the grant of model `{}` to customer `{}` was revoked with effect from {at}",
+                model.name, customer.id
+            ),
             serde_json::json!({ "kind": "grant", "revoked_at": at.to_rfc3339() }),
             serde_json::json!({ "to": "reviewing authority", "url": model_url }),
         ),
@@ -68,7 +71,10 @@ pub fn denied(base_url: &str, customer: &Customer, model: &Model, denial: &Denia
         Denial::Directive { directive, clauses, errors, attestation } => {
             let why = match *attestation {
                 "valid" => "the attested end user falls under it".to_owned(),
-                "missing" => format!("no end-user attestation was sent (header `{}`)", portcullis_core::attestation::ATTESTATION_HEADER),
+                "missing" => format!(
+                    "no end-user attestation was sent (header `{}`)",
+                    portcullis_core::attestation::ATTESTATION_HEADER
+                ),
                 other => format!("the end-user attestation is {other}, so the end user's attributes are unknown"),
             };
             let url = format!("{base_url}/admin/v1/directives/{}", directive.id);

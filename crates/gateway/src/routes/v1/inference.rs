@@ -21,7 +21,11 @@ use crate::routes::v1::caller;
 use crate::routes::v1::denial::denied;
 
 /// `POST /v1/chat/completions`.
-pub async fn chat_completions(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn chat_completions(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     gate_and_forward(app, "/chat/completions", headers, body).await
 }
 
@@ -46,7 +50,12 @@ struct RequestHead {
     model: String,
 }
 
-async fn gate_and_forward(app: AppState, path: &'static str, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn gate_and_forward(
+    app: AppState,
+    path: &'static str,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     // Check the key before reading the body, so an anonymous client cannot make us buffer it;
     // the decision itself uses the snapshot current *after* the body arrived.
     auth::api_key(&app.engine.snapshot(), auth::bearer(&headers)?)?;
@@ -134,10 +143,8 @@ async fn gate_and_forward(app: AppState, path: &'static str, headers: HeaderMap,
 
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
-    let is_event_stream = content_type
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let is_event_stream =
+        content_type.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
     let model_name = model.name.to_string();
     // The permit travels with the body, so the slot is held until the last chunk is sent.
     let mut failed = false;
@@ -180,16 +187,16 @@ async fn gate_and_forward(app: AppState, path: &'static str, headers: HeaderMap,
 
 /// Reads the body, refusing more than `limit` bytes with a 413 before or while reading.
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::TooLarge { limit });
     }
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(ApiError::TooLarge { limit }),
+        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(ApiError::TooLarge { limit })
+        }
         Err(err) => Err(ApiError::bad_request(format!("could not read the request body: {err}"))),
     }
 }
@@ -198,9 +205,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
 fn rewrite_model(bytes: &[u8], upstream_model: &str) -> Result<Bytes, ApiError> {
     let mut value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;
-    let object = value
-        .as_object_mut()
-        .ok_or_else(|| ApiError::bad_request("the JSON body must be an object"))?;
+    let object = value.as_object_mut().ok_or_else(|| ApiError::bad_request("the JSON body must be an object"))?;
     object.insert("model".to_owned(), upstream_model.into());
     serde_json::to_vec(&value).map(Bytes::from).map_err(|err| ApiError::Internal(err.into()))
 }

@@ -42,9 +42,7 @@ pub(crate) fn caller(app: &AppState, headers: &axum::http::HeaderMap) -> Result<
         .cloned()
         .ok_or_else(|| crate::error::ApiError::Unauthenticated("invalid or revoked API key".to_owned()))?;
     let now = app.engine.now();
-    let attestation = headers
-        .get(portcullis_core::attestation::ATTESTATION_HEADER)
-        .and_then(|v| v.to_str().ok());
+    let attestation = headers.get(portcullis_core::attestation::ATTESTATION_HEADER).and_then(|v| v.to_str().ok());
     let end_user = snapshot.end_user_context(attestation, customer.id.as_str(), now);
     Ok(Caller { snapshot, customer, end_user, now })
 }

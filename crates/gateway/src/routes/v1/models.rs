@@ -32,11 +32,10 @@ pub async fn get_one(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let c = caller(&app, &headers)?;
-    let model = c
-        .snapshot
-        .state()
-        .model(&name)
-        .ok_or_else(|| ApiError::NotFound { message: format!("the model `{name}` does not exist"), code: "model_not_found" })?;
+    let model = c.snapshot.state().model(&name).ok_or_else(|| ApiError::NotFound {
+        message: format!("the model `{name}` does not exist"),
+        code: "model_not_found",
+    })?;
     match decide(&c.snapshot, &c.customer, model, &c.end_user, c.now) {
         Decision::Allow(_) => Ok(Json(model_object(model))),
         Decision::Deny(denial) => Err(denied(&app.public_base_url, &c.customer, model, &denial)),
