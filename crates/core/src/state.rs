@@ -223,7 +223,7 @@ pub struct State {
     authorities: imbl::OrdMap<AuthorityId, Arc<Authority>>,
     /// INVARIANT (class-interning): equal attribute maps (by canonical JSON) get the same class id,
     /// and a class id is never reused for other attributes.
-    classes: imbl::HashMap<Arc<str>, u32>,
+    classes: imbl::HashMap<Arc<str>, (u32, Arc<serde_json::Map<String, serde_json::Value>>)>,
     models: imbl::OrdMap<ModelName, Arc<Model>>,
     directives: imbl::OrdMap<DirectiveId, Arc<Directive>>,
 }
@@ -559,7 +559,10 @@ impl State {
         let canonical: Arc<str> =
             Arc::from(crate::event::canonical_json(&serde_json::Value::Object(attributes.clone())));
         let next = u32::try_from(self.classes.len()).unwrap_or(u32::MAX);
-        let class_id = *self.classes.entry(canonical).or_insert(next);
-        (Arc::new(attributes.clone()), class_id)
+        // Customers of one class share one attribute map: at ten million customers and a few
+        // hundred classes, per-customer copies would dominate the snapshot's memory.
+        let (class_id, shared) =
+            self.classes.entry(canonical).or_insert_with(|| (next, Arc::new(attributes.clone()))).clone();
+        (shared, class_id)
     }
 }
