@@ -32,18 +32,37 @@ pub(crate) struct SqlHashes<'c>(pub(crate) &'c Connection);
 
 impl HashReader for SqlHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, BoxError> {
-        let mut statement = self.0.prepare_cached("SELECT hash FROM log_hashes WHERE idx = ?1")?;
+        // One statement for the whole set (a proof at ten million entries reads ~50 hashes):
+        // per-row statements cost more in SQLite's call overhead than in the lookups.
+        let mut found: std::collections::HashMap<u64, Hash> = std::collections::HashMap::with_capacity(indexes.len());
+        for chunk in indexes.chunks(MAX_SQL_PARAMS) {
+            // Pad to a power of two (repeating an index) so at most nine distinct statements
+            // exist, and they all stay in the prepared-statement cache.
+            let width = chunk.len().next_power_of_two();
+            let placeholders = vec!["?"; width].join(",");
+            let mut statement =
+                self.0.prepare_cached(&format!("SELECT idx, hash FROM log_hashes WHERE idx IN ({placeholders})"))?;
+            let mut params: Vec<i64> = chunk.iter().map(|i| i64::try_from(*i)).collect::<Result<_, _>>()?;
+            let last = params.last().copied().unwrap_or(0);
+            params.resize(width, last);
+            let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+            while let Some(row) = rows.next()? {
+                let idx: i64 = row.get(0)?;
+                let blob: Vec<u8> = row.get(1)?;
+                let hash = Hash::from_slice(&blob).map_err(|_| format!("stored hash {idx} is not 32 bytes"))?;
+                found.insert(u64::try_from(idx)?, hash);
+            }
+        }
         indexes
             .iter()
-            .map(|index| {
-                let idx = i64::try_from(*index)?;
-                let blob: Option<Vec<u8>> = statement.query_row([idx], |row| row.get(0)).optional()?;
-                let blob = blob.ok_or_else(|| format!("stored hash {index} is missing"))?;
-                Ok(Hash::from_slice(&blob).map_err(|_| format!("stored hash {index} is not 32 bytes"))?)
-            })
+            .map(|index| found.get(index).copied().ok_or_else(|| format!("stored hash {index} is missing").into()))
             .collect()
     }
 }
+
+/// Bound on `?` parameters per statement (SQLite's default limit is 32,766; statements are
+/// cached per distinct length, so keep the set of lengths small too).
+const MAX_SQL_PARAMS: usize = 256;
 
 /// Appends the log entries of `records` to the tree of `tree_size` leaves, inside the caller's
 /// transaction.
@@ -200,6 +219,8 @@ impl LogReader {
         let connection =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Room for every statement this module prepares, including the hash-read ones.
+        connection.set_prepared_statement_cache_capacity(64);
         Ok(Self { connection: Mutex::new(connection) })
     }
 

@@ -54,6 +54,8 @@ impl SqliteStore {
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Room for every statement this module prepares, including the hash-read ones.
+        connection.set_prepared_statement_cache_capacity(64);
         let mut store = Self { connection };
         store.migrate()?;
         Ok(store)
