@@ -89,6 +89,13 @@ enum AdminCommand {
     Directive(directive::DirectiveCommand),
     /// Read the governance event feed (provider, authority).
     Events(events::EventsArgs),
+    /// Show one event's transparency-log entry, exactly as logged (public).
+    Event {
+        /// The event's sequence number (its log index plus one).
+        seq: u64,
+    },
+    /// Show the transparency log's origin, verifier key, size and witnesses (public).
+    Log,
     /// Show which role the token resolves to.
     Whoami,
 }
@@ -135,6 +142,8 @@ async fn dispatch(client: &Client, command: AdminCommand) -> anyhow::Result<Valu
         AdminCommand::Grant(command) => grant::run(client, command).await,
         AdminCommand::Directive(command) => directive::run(client, command).await,
         AdminCommand::Events(args) => events::run(client, args).await,
+        AdminCommand::Event { seq } => client.get(&["events", &seq.to_string()]).await,
+        AdminCommand::Log => client.get(&["log"]).await,
         AdminCommand::Whoami => client.get(&["whoami"]).await,
     }
 }
