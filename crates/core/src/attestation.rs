@@ -85,6 +85,9 @@ pub struct VerifiedAttestation {
     pub expires_at: Timestamp,
     /// `iat` as a timestamp.
     pub issued_at: Timestamp,
+    /// The end-user attribute class assigned by the snapshot that cached this verification
+    /// (`u32::MAX` until then: never memoised).
+    pub end_user_class: u32,
 }
 
 impl VerifiedAttestation {
@@ -97,13 +100,17 @@ impl VerifiedAttestation {
         if self.audience.as_deref().is_some_and(|aud| aud != customer_id) {
             return problem_context(AttestationProblem::WrongAudience);
         }
-        EndUserContext { attestation: "valid", end_user_json: Some(self.end_user_json.clone()) }
+        EndUserContext {
+            attestation: "valid",
+            end_user_json: Some(self.end_user_json.clone()),
+            end_user_class: self.end_user_class,
+        }
     }
 }
 
 /// The context Cedar sees when the attributes are unknown.
 pub fn problem_context(problem: AttestationProblem) -> EndUserContext {
-    EndUserContext { attestation: problem.status(), end_user_json: None }
+    EndUserContext { attestation: problem.status(), end_user_json: None, end_user_class: 0 }
 }
 
 /// Verifies a token's signature and shape. Time and audience are checked per request by
@@ -161,6 +168,7 @@ pub fn verify(
         audience,
         expires_at,
         issued_at,
+        end_user_class: u32::MAX,
     })
 }
 

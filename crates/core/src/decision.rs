@@ -9,7 +9,7 @@ use crate::ids::Timestamp;
 use crate::policy::{EndUserContext, Evaluation};
 use crate::snapshot::{MemoSlot, Snapshot};
 use crate::stage::Stage;
-use crate::state::{Customer, Directive, Model};
+use crate::state::{Criteria, Customer, Directive, Model};
 
 /// The outcome of one decision.
 #[derive(Clone, Debug)]
@@ -21,14 +21,27 @@ pub enum Decision {
 }
 
 /// Why a request was allowed: the criteria version and clauses that admitted it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Shares the criteria and the (memoised) evaluation rather than copying strings: an allowed
+/// request allocates nothing here.
+#[derive(Clone, Debug)]
 pub struct Allowed {
     /// The criteria version applied.
-    pub criteria_version: u32,
-    /// Its content hash.
-    pub criteria_hash: String,
+    pub criteria: Arc<Criteria>,
+    /// The evaluation that admitted the request.
+    pub evaluation: Arc<Evaluation>,
+}
+
+impl Allowed {
+    /// The criteria version applied.
+    pub fn criteria_version(&self) -> u32 {
+        self.criteria.version
+    }
+
     /// The `permit` clauses that matched.
-    pub clauses: Vec<String>,
+    pub fn clauses(&self) -> &[String] {
+        &self.evaluation.matched
+    }
 }
 
 /// Why a request was refused.
@@ -164,9 +177,5 @@ pub fn decide(
             });
         }
     }
-    Decision::Allow(Allowed {
-        criteria_version: criteria.version,
-        criteria_hash: criteria.content_hash.clone(),
-        clauses: evaluation.matched.clone(),
-    })
+    Decision::Allow(Allowed { criteria: criteria.clone(), evaluation })
 }

@@ -42,12 +42,19 @@ pub enum MemoSlot {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// INVARIANT (memo-key): `end_user_class` stands for one end-user attribute set within this
+/// snapshot (interned in `end_user_classes`), so together with the attestation status it
+/// determines the Cedar context exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct MemoKey {
     slot: MemoSlot,
     class_id: u32,
-    end_user: EndUserContext,
+    attestation: &'static str,
+    end_user_class: u32,
 }
+
+/// Upper bound on distinct end-user attribute sets interned per snapshot.
+pub const MAX_END_USER_CLASSES: usize = 65_536;
 
 type AttestationResult = Result<Arc<VerifiedAttestation>, AttestationProblem>;
 
@@ -59,12 +66,18 @@ pub struct Snapshot {
     // a poisoned lock degrades to uncached evaluation instead of failing a request.
     memo: RwLock<HashMap<MemoKey, Arc<Evaluation>>>,
     attestations: RwLock<HashMap<Box<str>, AttestationResult>>,
+    end_user_classes: RwLock<HashMap<Arc<str>, u32>>,
 }
 
 impl Snapshot {
     /// Freezes a state.
     pub fn new(state: State) -> Self {
-        Self { state, memo: RwLock::default(), attestations: RwLock::default() }
+        Self {
+            state,
+            memo: RwLock::default(),
+            attestations: RwLock::default(),
+            end_user_classes: RwLock::default(),
+        }
     }
 
     /// The state.
@@ -94,10 +107,15 @@ impl Snapshot {
         // INVARIANT (memo-key): an outcome is shared between customers only when no policy of the
         // set names a specific entity, so it depends on nothing but the attribute class and the
         // end-user context.
-        if policies.mentions_entity_literal() {
+        if policies.mentions_entity_literal() || end_user.end_user_class == u32::MAX {
             return compute();
         }
-        let key = MemoKey { slot, class_id: customer.class_id, end_user: end_user.clone() };
+        let key = MemoKey {
+            slot,
+            class_id: customer.class_id,
+            attestation: end_user.attestation,
+            end_user_class: end_user.end_user_class,
+        };
         if let Some(hit) = self.memo.read().ok().and_then(|memo| memo.get(&key).cloned()) {
             return hit;
         }
@@ -110,6 +128,19 @@ impl Snapshot {
         outcome
     }
 
+    /// The class of an end-user attribute set (1, 2, …), or `u32::MAX` when the table is full.
+    fn intern_end_user(&self, json: &Arc<str>) -> u32 {
+        if let Some(id) = self.end_user_classes.read().ok().and_then(|classes| classes.get(json).copied()) {
+            return id;
+        }
+        let Ok(mut classes) = self.end_user_classes.write() else { return u32::MAX };
+        let next = u32::try_from(classes.len() + 1).unwrap_or(u32::MAX);
+        if classes.len() >= MAX_END_USER_CLASSES {
+            return classes.get(json).copied().unwrap_or(u32::MAX);
+        }
+        *classes.entry(json.clone()).or_insert(next)
+    }
+
     /// The end-user context for a request: verifies the attestation token (cached per token) and
     /// applies the per-request checks (expiry, audience).
     pub fn end_user_context(&self, token: Option<&str>, customer_id: &str, now: Timestamp) -> EndUserContext {
@@ -120,7 +151,10 @@ impl Snapshot {
         let verified = match cached {
             Some(result) => result,
             None => {
-                let result = attestation::verify(token, self.state.attesters(), self.state.schema(), now).map(Arc::new);
+                let result = attestation::verify(token, self.state.attesters(), self.state.schema(), now).map(|mut verified| {
+                    verified.end_user_class = self.intern_end_user(&verified.end_user_json);
+                    Arc::new(verified)
+                });
                 if let Ok(mut cache) = self.attestations.write() {
                     if cache.len() >= MAX_ATTESTATION_CACHE_ENTRIES {
                         cache.clear();

@@ -172,7 +172,7 @@ fn check(snapshot: &Snapshot, customer: &str, model: &str, attestation: Option<&
     let model = state.model(model).unwrap();
     let end_user = snapshot.end_user_context(attestation, customer.id.as_str(), now);
     let got = match decide(snapshot, customer, model, &end_user, now) {
-        Decision::Allow(allowed) => format!("allow v{} {:?}", allowed.criteria_version, allowed.clauses),
+        Decision::Allow(allowed) => format!("allow v{} {:?}", allowed.criteria_version(), allowed.clauses()),
         Decision::Deny(Denial::Directive { directive, clauses, errors, attestation }) => {
             format!("deny directive {} {clauses:?} errors={} attestation={attestation}", directive.id, errors.len())
         }

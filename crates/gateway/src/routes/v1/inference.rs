@@ -180,7 +180,7 @@ async fn gate_and_forward(
     }
     builder
         .header("x-portcullis-model", model.name.as_str())
-        .header("x-portcullis-criteria-version", allowed.criteria_version)
+        .header("x-portcullis-criteria-version", allowed.criteria_version())
         .body(Body::from_stream(stream))
         .map_err(|err| ApiError::Internal(err.into()))
 }
