@@ -278,10 +278,12 @@ impl CompiledPolicies {
         self.clauses.iter().map(|(_, clause)| clause)
     }
 
-    /// Whether a policy names a specific customer or model entity (e.g. `principal == Customer::"acme"`).
+    /// Whether a policy names a specific entity other than an action or a model (e.g.
+    /// `principal == Customer::"acme"`).
     ///
-    /// When it does not, the outcome depends only on the customer's attributes and the end-user
-    /// context, so it can be memoised per attribute class.
+    /// When it does not, the outcome depends only on the customer's attributes, the model and the
+    /// end-user context, so it can be memoised per (model, attribute class, end-user class). A
+    /// model literal (`resource == Model::"frontier"`) is fine: memo slots are per model.
     pub fn mentions_entity_literal(&self) -> bool {
         self.mentions_entity_literal
     }
@@ -397,14 +399,15 @@ fn entity_uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
     Ok(EntityUid::from_type_name_and_id(type_name, cedar_policy::EntityId::new(id)))
 }
 
-/// Walks a policy's JSON form looking for an entity literal whose type is not an action.
+/// Walks a policy's JSON form looking for an entity literal whose outcome could differ between
+/// customers of one attribute class: any entity type but actions and models.
 fn mentions_non_action_entity(json: &serde_json::Value) -> bool {
     match json {
         serde_json::Value::Object(map) => {
             let is_literal = |v: &serde_json::Value| {
                 v.get("type")
                     .and_then(serde_json::Value::as_str)
-                    .is_some_and(|t| t != "Action" && !t.ends_with("::Action"))
+                    .is_some_and(|t| !matches!(t.rsplit("::").next(), Some("Action" | "Model")))
                     && v.get("id").is_some()
             };
             if map.get("entity").is_some_and(is_literal) || map.get("__entity").is_some_and(is_literal) {
@@ -534,9 +537,17 @@ mod tests {
         let in_condition = CompiledPolicies::compile(
             &s,
             PolicyKind::Directive,
-            "forbid(principal, action, resource) when { resource == Model::\"frontier\" };",
+            "forbid(principal, action, resource) when { principal == Customer::\"acme\" };",
         )
         .unwrap();
         assert!(in_condition.mentions_entity_literal());
+        // Memo slots are per model, so a model literal does not prevent memoisation.
+        let model_literal = CompiledPolicies::compile(
+            &s,
+            PolicyKind::Directive,
+            "forbid(principal, action, resource == Model::\"frontier\") unless { context has end_user };",
+        )
+        .unwrap();
+        assert!(!model_literal.mentions_entity_literal());
     }
 }

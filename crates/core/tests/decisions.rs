@@ -449,3 +449,31 @@ fn replay_is_deterministic() {
         "event 2 (`authority_registered`) does not apply to the state: expected sequence number 1"
     );
 }
+
+/// A directive scoped to every model that names one model in its condition: memoised outcomes
+/// are per model, so it cuts that model only, and keeps doing so on repeated (memoised) calls.
+#[test]
+fn model_literals_are_memoised_per_model() {
+    let mut w = story();
+    w.run(
+        &official(),
+        Command::IssueDirective {
+            directive: DirectiveId::parse("EC-MODEL").unwrap(),
+            legal_basis: "test".to_owned(),
+            description: "frontier only, by condition".to_owned(),
+            scope: DirectiveScope::AllModels,
+            policies: "forbid(principal, action, resource == Model::\"workhorse\");".to_owned(),
+            effective_at: None,
+            expires_at: None,
+            emergency_justification: Some("test".to_owned()),
+            evidence: Evidence::Withheld { reason: "none".to_owned() },
+        },
+        T0,
+    );
+    let s = Snapshot::new(w.state);
+    for _ in 0..3 {
+        check(&s, "acme", "frontier", None, T0, "allow v1 [\"kyc-verified\"]");
+        check(&s, "acme", "workhorse", None, T0, "deny directive EC-MODEL [\"policy0\"] errors=0 attestation=missing");
+        check(&s, "globex", "workhorse", None, T0, "deny directive EC-MODEL [\"policy0\"] errors=0 attestation=missing");
+    }
+}
