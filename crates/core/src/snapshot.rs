@@ -72,12 +72,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Freezes a state.
     pub fn new(state: State) -> Self {
-        Self {
-            state,
-            memo: RwLock::default(),
-            attestations: RwLock::default(),
-            end_user_classes: RwLock::default(),
-        }
+        Self { state, memo: RwLock::default(), attestations: RwLock::default(), end_user_classes: RwLock::default() }
     }
 
     /// The state.
@@ -151,10 +146,11 @@ impl Snapshot {
         let verified = match cached {
             Some(result) => result,
             None => {
-                let result = attestation::verify(token, self.state.attesters(), self.state.schema(), now).map(|mut verified| {
-                    verified.end_user_class = self.intern_end_user(&verified.end_user_json);
-                    Arc::new(verified)
-                });
+                let result =
+                    attestation::verify(token, self.state.attesters(), self.state.schema(), now).map(|mut verified| {
+                        verified.end_user_class = self.intern_end_user(&verified.end_user_json);
+                        Arc::new(verified)
+                    });
                 if let Ok(mut cache) = self.attestations.write() {
                     if cache.len() >= MAX_ATTESTATION_CACHE_ENTRIES {
                         cache.clear();

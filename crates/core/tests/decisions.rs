@@ -474,6 +474,13 @@ fn model_literals_are_memoised_per_model() {
     for _ in 0..3 {
         check(&s, "acme", "frontier", None, T0, "allow v1 [\"kyc-verified\"]");
         check(&s, "acme", "workhorse", None, T0, "deny directive EC-MODEL [\"policy0\"] errors=0 attestation=missing");
-        check(&s, "globex", "workhorse", None, T0, "deny directive EC-MODEL [\"policy0\"] errors=0 attestation=missing");
+        check(
+            &s,
+            "globex",
+            "workhorse",
+            None,
+            T0,
+            "deny directive EC-MODEL [\"policy0\"] errors=0 attestation=missing",
+        );
     }
 }

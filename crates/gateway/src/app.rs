@@ -31,6 +31,8 @@ pub struct AppState {
     pub public_base_url: Arc<str>,
     /// The transparency log.
     pub transparency: Arc<crate::transparency::Transparency>,
+    /// Parsed upstream URLs.
+    pub upstream_urls: Arc<crate::upstream::UpstreamUrls>,
 }
 
 /// `axum::Json`, but a rejection becomes an OpenAI-style 400 (or 413) naming the problem.

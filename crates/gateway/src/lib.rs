@@ -25,5 +25,6 @@ pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod transparency;
+pub mod upstream;
 
 pub use startup::Application;

@@ -3,7 +3,8 @@
 //! Label values are bounded: model names come from the governance state (not from requests, so
 //! a client cannot mint new series with made-up model names) and reasons from a fixed list.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -41,6 +42,20 @@ pub struct Metrics {
     pub upstream_errors: Family<ModelLabels, Counter>,
     /// Sequence number of the snapshot being served.
     pub snapshot_seq: Gauge,
+    /// Per-model handles of the request path's metrics, so an allowed request neither allocates
+    /// label strings nor hashes label sets (measured: ~5% of the gateway's CPU at saturation).
+    per_model: RwLock<HashMap<String, ModelMetrics>>,
+}
+
+/// The request path's metrics for one model (cheap clones of shared handles).
+#[derive(Clone)]
+pub struct ModelMetrics {
+    /// `gate_requests_total{model, outcome="allowed"}`.
+    pub allowed: Counter,
+    /// `upstream_seconds{model}`.
+    pub upstream_seconds: Histogram,
+    /// `upstream_errors_total{model}`.
+    pub upstream_errors: Counter,
 }
 
 impl Metrics {
@@ -80,7 +95,35 @@ impl Metrics {
             "Event sequence number of the governance snapshot in use",
             snapshot_seq.clone(),
         );
-        Arc::new(Self { registry, requests, decision_seconds, upstream_seconds, upstream_errors, snapshot_seq })
+        Arc::new(Self {
+            registry,
+            requests,
+            decision_seconds,
+            upstream_seconds,
+            upstream_errors,
+            snapshot_seq,
+            per_model: RwLock::default(),
+        })
+    }
+
+    /// The metrics of one model (a registered name: label values stay bounded).
+    pub fn for_model(&self, model: &str) -> ModelMetrics {
+        if let Some(found) = self.per_model.read().ok().and_then(|map| map.get(model).cloned()) {
+            return found;
+        }
+        let labels = ModelLabels { model: model.to_owned() };
+        let handles = ModelMetrics {
+            allowed: self
+                .requests
+                .get_or_create(&RequestLabels { model: model.to_owned(), outcome: "allowed".to_owned() })
+                .clone(),
+            upstream_seconds: self.upstream_seconds.get_or_create(&labels).clone(),
+            upstream_errors: self.upstream_errors.get_or_create(&labels).clone(),
+        };
+        if let Ok(mut map) = self.per_model.write() {
+            map.insert(model.to_owned(), handles.clone());
+        }
+        handles
     }
 
     /// The text exposition format.

@@ -92,6 +92,9 @@ impl Application {
             .connect_timeout(Duration::from_secs(settings.limits.upstream_connect_timeout_secs))
             .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
             .tcp_nodelay(true)
+            // A model's upstream is configured, not discovered: never follow a redirect to
+            // somewhere else (and skip the redirect layer's cost on every request).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("failed to build the upstream HTTP client")?;
         let transparency = Arc::new(Transparency {
@@ -114,6 +117,7 @@ impl Application {
             limits: settings.limits.clone(),
             public_base_url: Arc::from(public_base_url),
             transparency: transparency.clone(),
+            upstream_urls: Arc::default(),
         };
         let mut router = crate::routes::router(state);
         if settings.demo_upstream {

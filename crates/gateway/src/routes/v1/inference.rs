@@ -16,7 +16,7 @@ use portcullis_core::{Decision, decide};
 use crate::app::AppState;
 use crate::auth;
 use crate::error::ApiError;
-use crate::metrics::{ModelLabels, RequestLabels};
+use crate::metrics::RequestLabels;
 use crate::routes::v1::caller;
 use crate::routes::v1::denial::denied;
 
@@ -86,13 +86,11 @@ async fn gate_and_forward(
             return Err(denied(&app.public_base_url, customer, model, &denial));
         }
     };
-    app.metrics
-        .requests
-        .get_or_create(&RequestLabels { model: model.name.to_string(), outcome: "allowed".to_owned() })
-        .inc();
+    let model_metrics = app.metrics.for_model(model.name.as_str());
+    model_metrics.allowed.inc();
 
     let upstream = &model.upstream;
-    let url = format!("{}{path}", upstream.base_url.trim_end_matches('/'));
+    let url = app.upstream_urls.get(&upstream.base_url, path)?;
     let body = match &upstream.upstream_model {
         Some(name) if *name != head.model => rewrite_model(&bytes, name)?,
         _ => bytes,
@@ -103,7 +101,7 @@ async fn gate_and_forward(
         .acquire_owned()
         .await
         .map_err(|_| ApiError::Unavailable("the gateway is shutting down".to_owned()))?;
-    let mut request = app.http.post(&url).header(header::CONTENT_TYPE, "application/json").body(body);
+    let mut request = app.http.post(url).header(header::CONTENT_TYPE, "application/json").body(body);
     if let Some(accept) = headers.get(header::ACCEPT) {
         request = request.header(header::ACCEPT, accept);
     }
@@ -117,13 +115,12 @@ async fn gate_and_forward(
         request = request.bearer_auth(key);
     }
     let upstream_started = Instant::now();
-    let labels = ModelLabels { model: model.name.to_string() };
     let timeout = Duration::from_secs(app.limits.upstream_timeout_secs);
     let sent = tokio::time::timeout(timeout, request.send()).await;
     let response = match sent {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
-            app.metrics.upstream_errors.get_or_create(&labels).inc();
+            model_metrics.upstream_errors.inc();
             tracing::warn!(model = %model.name, error = %err, "upstream request failed");
             return Err(if err.is_timeout() {
                 ApiError::UpstreamTimeout(format!("the upstream of model `{}` did not answer in time", model.name))
@@ -132,14 +129,14 @@ async fn gate_and_forward(
             });
         }
         Err(_) => {
-            app.metrics.upstream_errors.get_or_create(&labels).inc();
+            model_metrics.upstream_errors.inc();
             return Err(ApiError::UpstreamTimeout(format!(
                 "the upstream of model `{}` did not answer within {} seconds",
                 model.name, app.limits.upstream_timeout_secs
             )));
         }
     };
-    app.metrics.upstream_seconds.get_or_create(&labels).observe(upstream_started.elapsed().as_secs_f64());
+    model_metrics.upstream_seconds.observe(upstream_started.elapsed().as_secs_f64());
 
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
