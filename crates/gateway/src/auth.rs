@@ -54,14 +54,23 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// Resolves an API key to its record.
+/// The hash of the bearer key presented with a request (hashed once per request: it is looked
+/// up before and after the body is read).
+///
+/// # Errors
+///
+/// 401 when the header is missing or malformed.
+pub fn presented_key(headers: &HeaderMap) -> Result<SecretHash, ApiError> {
+    bearer(headers).map(SecretHash::of_secret)
+}
+
+/// Resolves an API key (by its hash) to its record.
 ///
 /// # Errors
 ///
 /// 401 for an unknown or revoked key (the message does not say which: no key oracle).
-pub fn api_key<'a>(snapshot: &'a Snapshot, token: &str) -> Result<&'a Arc<ApiKey>, ApiError> {
-    let hash = SecretHash::of_secret(token);
-    match snapshot.state().key_by_hash(&hash) {
+pub fn api_key<'a>(snapshot: &'a Snapshot, key_hash: &SecretHash) -> Result<&'a Arc<ApiKey>, ApiError> {
+    match snapshot.state().key_by_hash(key_hash) {
         Some(key) if !key.revoked => Ok(key),
         _ => Err(ApiError::Unauthenticated("invalid or revoked API key".to_owned())),
     }

@@ -58,7 +58,8 @@ async fn gate_and_forward(
 ) -> Result<Response, ApiError> {
     // Check the key before reading the body, so an anonymous client cannot make us buffer it;
     // the decision itself uses the snapshot current *after* the body arrived.
-    auth::api_key(&app.engine.snapshot(), auth::bearer(&headers)?)?;
+    let key_hash = auth::presented_key(&headers)?;
+    auth::api_key(&app.engine.snapshot(), &key_hash)?;
     let bytes = read_body(body, &headers, app.limits.max_body_bytes).await?;
     let head: RequestHead = serde_json::from_slice(&bytes).map_err(|err| ApiError::BadRequest {
         message: format!("invalid JSON body: {err}"),
@@ -67,7 +68,7 @@ async fn gate_and_forward(
     })?;
 
     let started = Instant::now();
-    let c = caller(&app, &headers)?;
+    let c = caller(&app, &headers, &key_hash)?;
     let (snapshot, customer) = (&c.snapshot, &c.customer);
     let model = snapshot.state().model(&head.model).ok_or_else(|| ApiError::NotFound {
         message: format!("the model `{}` does not exist", head.model),

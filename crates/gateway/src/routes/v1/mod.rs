@@ -33,9 +33,13 @@ pub(crate) struct Caller {
 }
 
 /// Authenticates the API key and reads the attestation header.
-pub(crate) fn caller(app: &AppState, headers: &axum::http::HeaderMap) -> Result<Caller, crate::error::ApiError> {
+pub(crate) fn caller(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+    key_hash: &portcullis_core::SecretHash,
+) -> Result<Caller, crate::error::ApiError> {
     let snapshot = app.engine.snapshot();
-    let key = crate::auth::api_key(&snapshot, crate::auth::bearer(headers)?)?;
+    let key = crate::auth::api_key(&snapshot, key_hash)?;
     let customer = snapshot
         .state()
         .customer(key.customer.as_str())

@@ -14,7 +14,7 @@ use crate::routes::v1::denial::denied;
 
 /// `GET /v1/models`.
 pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
-    let c = caller(&app, &headers)?;
+    let c = caller(&app, &headers, &crate::auth::presented_key(&headers)?)?;
     let data: Vec<serde_json::Value> = c
         .snapshot
         .state()
@@ -31,7 +31,7 @@ pub async fn get_one(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let c = caller(&app, &headers)?;
+    let c = caller(&app, &headers, &crate::auth::presented_key(&headers)?)?;
     let model = c.snapshot.state().model(&name).ok_or_else(|| ApiError::NotFound {
         message: format!("the model `{name}` does not exist"),
         code: "model_not_found",
