@@ -32,6 +32,8 @@ pub struct Customer {
     pub class_id: u32,
     /// Grants held, by model.
     pub grants: Grants,
+    /// Its API keys' public ids (revoked ones included), so listing them does not scan every key.
+    pub key_ids: Vec<KeyId>,
     /// When it was created.
     pub created_at: Timestamp,
 }
@@ -348,7 +350,11 @@ impl State {
 
     /// Keys of one customer.
     pub fn keys_of<'a>(&'a self, customer: &'a str) -> impl Iterator<Item = &'a Arc<ApiKey>> + 'a {
-        self.keys.values().filter(move |k| k.customer.as_str() == customer)
+        self.customers
+            .get(customer)
+            .into_iter()
+            .flat_map(|c| c.key_ids.iter())
+            .filter_map(|key_id| self.key_by_id(key_id.as_str()))
     }
 
     /// The official token record for a presented token's hash.
@@ -416,6 +422,7 @@ impl State {
                         attributes,
                         class_id,
                         grants: Grants::default(),
+                        key_ids: Vec::new(),
                         created_at: record.at,
                     }),
                 );
@@ -429,9 +436,9 @@ impl State {
                 updated.class_id = class_id;
             }
             Event::KeyIssued { key_id, customer, label, key_hash } => {
-                if !self.customers.contains_key(customer) {
-                    return Err(fail(format!("no customer `{customer}`")));
-                }
+                let owner =
+                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                Arc::make_mut(owner).key_ids.push(key_id.clone());
                 self.key_ids.insert(key_id.clone(), *key_hash);
                 self.keys.insert(
                     *key_hash,
