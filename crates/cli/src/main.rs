@@ -4,6 +4,7 @@
 //! own module.
 
 mod admin;
+mod criteria;
 mod demo;
 mod serve;
 mod verify;
@@ -31,18 +32,22 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Verify the transparency log with only its key: checkpoint, tiles, entries, receipts.
     Verify(verify::VerifyArgs),
+    /// Check a model's published criteria against your own attributes, before applying.
+    #[command(subcommand)]
+    Criteria(criteria::CriteriaCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
-        Command::Demo(args) => demo::run(args),
-        Command::Admin(args) => admin::run(args),
-        Command::Verify(args) => verify::run(args),
+        Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => demo::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Admin(args) => admin::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Verify(args) => verify::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Criteria(command) => criteria::run(command),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             // One readable line: the context chain, outermost first.
             eprintln!("error: {err:#}");

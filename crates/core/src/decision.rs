@@ -166,7 +166,11 @@ pub fn decide(
                 let slot = MemoSlot::Directive { directive_idx: directive.directive_idx, model_idx: model.model_idx };
                 Evaluation::clone(&snapshot.evaluate(slot, compiled, customer, model, end_user))
             }
-            Err(err) => Evaluation { matched: Vec::new(), errors: vec![format!("directive does not compile: {err}")] },
+            Err(err) => Evaluation {
+                matched: Vec::new(),
+                errors: vec![format!("directive does not compile: {err}")],
+                errored: Vec::new(),
+            },
         };
         if !outcome.matched.is_empty() || !outcome.errors.is_empty() {
             return Decision::Deny(Denial::Directive {

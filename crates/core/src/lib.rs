@@ -15,9 +15,11 @@
 //! - [`state`]: the state derived from events.
 //! - [`snapshot`]: the request path's frozen view, with memo caches.
 //! - [`decision`]: the access decision.
+//! - [`check`]: criteria checked clause by clause against a customer's own attributes.
 #![deny(missing_docs)]
 
 pub mod attestation;
+pub mod check;
 pub mod command;
 pub mod decision;
 pub mod error;

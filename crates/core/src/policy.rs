@@ -184,6 +184,8 @@ pub struct Evaluation {
     pub matched: Vec<String>,
     /// Clauses that failed to evaluate, with Cedar's message. The caller must fail closed.
     pub errors: Vec<String>,
+    /// The ids of the clauses that failed to evaluate.
+    pub errored: Vec<String>,
 }
 
 /// The per-request facts that Cedar sees besides the customer and the model.
@@ -303,7 +305,7 @@ impl CompiledPolicies {
     ) -> Evaluation {
         match self.try_evaluate(schema, customer_id, customer_attributes, model, end_user) {
             Ok(evaluation) => evaluation,
-            Err(message) => Evaluation { matched: Vec::new(), errors: vec![message] },
+            Err(message) => Evaluation { matched: Vec::new(), errors: vec![message], errored: Vec::new() },
         }
     }
 
@@ -331,16 +333,15 @@ impl CompiledPolicies {
             .map_err(|err| one_line(&err.to_string()))?;
         let response = Authorizer::new().is_authorized(&request, &self.policy_set, &entities);
         let matched = response.diagnostics().reason().map(|id| self.clause_id(id)).collect();
-        let errors = response
-            .diagnostics()
-            .errors()
-            .map(|err| match err {
-                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
-                    format!("clause `{}`: {}", self.clause_id(e.policy_id()), one_line(&e.to_string()))
-                }
-            })
-            .collect();
-        Ok(Evaluation { matched, errors })
+        let mut errors = Vec::new();
+        let mut errored = Vec::new();
+        for err in response.diagnostics().errors() {
+            let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = err;
+            let clause_id = self.clause_id(e.policy_id());
+            errors.push(format!("clause `{clause_id}`: {}", one_line(&e.to_string())));
+            errored.push(clause_id);
+        }
+        Ok(Evaluation { matched, errors, errored })
     }
 
     fn clause_id(&self, policy_id: &cedar_policy::PolicyId) -> String {
