@@ -122,6 +122,8 @@ async fn gate_and_forward(
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
             model_metrics.upstream_errors.inc();
+            // `without_url`: an upstream URL may carry credentials in its user-info part.
+            let err = err.without_url();
             tracing::warn!(model = %model.name, error = %err, "upstream request failed");
             return Err(if err.is_timeout() {
                 ApiError::UpstreamTimeout(format!("the upstream of model `{}` did not answer in time", model.name))
@@ -160,7 +162,7 @@ async fn gate_and_forward(
                 // Once bytes have reached the client the status cannot change; end the stream
                 // with an SSE error event the client can see, instead of a silent cut.
                 failed = true;
-                tracing::warn!(model = %model_name, error = %err, "upstream stream broke");
+                tracing::warn!(model = %model_name, error = %err.without_url(), "upstream stream broke");
                 Ok(sse_error(&model_name))
             }
             Err(err) => Err(err),
