@@ -161,22 +161,23 @@ pub fn decide(
         });
     }
     for directive in model.directives.iter().filter(|d| d.in_force(now)) {
-        let outcome: Evaluation = match &directive.compiled {
+        // The memoised outcome is shared, not copied: an allowed request copies nothing here.
+        let outcome: Arc<Evaluation> = match &directive.compiled {
             Ok(compiled) => {
                 let slot = MemoSlot::Directive { directive_idx: directive.directive_idx, model_idx: model.model_idx };
-                Evaluation::clone(&snapshot.evaluate(slot, compiled, customer, model, end_user))
+                snapshot.evaluate(slot, compiled, customer, model, end_user)
             }
-            Err(err) => Evaluation {
+            Err(err) => Arc::new(Evaluation {
                 matched: Vec::new(),
                 errors: vec![format!("directive does not compile: {err}")],
                 errored: Vec::new(),
-            },
+            }),
         };
         if !outcome.matched.is_empty() || !outcome.errors.is_empty() {
             return Decision::Deny(Denial::Directive {
                 directive: directive.clone(),
-                clauses: outcome.matched,
-                errors: outcome.errors,
+                clauses: outcome.matched.clone(),
+                errors: outcome.errors.clone(),
                 attestation: end_user.attestation,
             });
         }
