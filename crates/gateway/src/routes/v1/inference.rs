@@ -96,12 +96,19 @@ async fn gate_and_forward(
         Some(name) if *name != head.model => rewrite_model(&bytes, name)?,
         _ => bytes,
     };
-    let permit = app
-        .upstream_slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::Unavailable("the gateway is shutting down".to_owned()))?;
+    // Waiting for a slot counts against the upstream timeout: a saturated upstream answers 503
+    // rather than queueing callers without bound.
+    let upstream_timeout = Duration::from_secs(app.limits.upstream_timeout_secs);
+    let permit = match tokio::time::timeout(upstream_timeout, app.upstream_slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) => return Err(ApiError::Unavailable("the gateway is shutting down".to_owned())),
+        Err(_) => {
+            return Err(ApiError::Unavailable(format!(
+                "all {} upstream slots stayed busy for {} seconds; retry later",
+                app.limits.max_upstream_concurrency, app.limits.upstream_timeout_secs
+            )));
+        }
+    };
     let mut request = app.http.post(url).header(header::CONTENT_TYPE, "application/json").body(body);
     if let Some(accept) = headers.get(header::ACCEPT) {
         request = request.header(header::ACCEPT, accept);
@@ -116,8 +123,7 @@ async fn gate_and_forward(
         request = request.bearer_auth(key);
     }
     let upstream_started = Instant::now();
-    let timeout = Duration::from_secs(app.limits.upstream_timeout_secs);
-    let sent = tokio::time::timeout(timeout, request.send()).await;
+    let sent = tokio::time::timeout(upstream_timeout, request.send()).await;
     let response = match sent {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
