@@ -35,7 +35,9 @@ pub struct AppState {
     pub upstream_urls: Arc<crate::upstream::UpstreamUrls>,
 }
 
-/// `axum::Json`, but a rejection becomes an OpenAI-style 400 (or 413) naming the problem.
+/// A JSON request body, whatever the `Content-Type` (clients such as `curl -d` send
+/// `application/x-www-form-urlencoded`); a body that is not the expected JSON is an OpenAI-style
+/// 400 naming the problem, and one over the limit a 413.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -46,19 +48,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::TooLarge { limit: crate::routes::admin::MAX_ADMIN_BODY_BYTES })
+        let bytes = bytes::Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge { limit: crate::routes::admin::MAX_ADMIN_BODY_BYTES }
+            } else {
+                ApiError::bad_request(format!("could not read the request body: {}", rejection.body_text()))
             }
-            Err(rejection) => {
-                let text = rejection.body_text();
-                // "Failed to deserialize the JSON body into the target type: missing field …"
-                // → "invalid JSON body: missing field …"
-                let detail = text.rsplit_once(": ").map_or(text.as_str(), |(_, d)| d);
-                Err(ApiError::bad_request(format!("invalid JSON body: {detail}")))
-            }
-        }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))
     }
 }
 

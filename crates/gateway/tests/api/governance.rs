@@ -316,3 +316,23 @@ async fn keys_are_shown_once_and_events_carry_no_secrets() {
         assert!(!haystack.windows(new_key.len()).any(|w| w == new_key.as_bytes()), "a plain key is on disk");
     }
 }
+
+/// `curl -d '{…}'` sends `Content-Type: application/x-www-form-urlencoded`; the admin API reads
+/// the body as JSON anyway, as the README's examples rely on.
+#[tokio::test]
+async fn admin_bodies_are_json_whatever_the_content_type() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/admin/v1/authorities"))
+        .bearer_auth(&app.provider_token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"id":"bis","name":"Bureau"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let (status, body) = app.admin(Method::GET, "/admin/v1/authorities", "", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["authorities"][0]["id"], "bis");
+}
