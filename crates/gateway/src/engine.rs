@@ -106,9 +106,8 @@ impl Engine {
         clock: Arc<dyn Clock>,
         signer: Arc<NoteSigner>,
     ) -> anyhow::Result<Self> {
-        store.check_log(&signer.verifier())?;
         let mut state = initial;
-        let records = store.load_events()?;
+        let records = store.load_verified(&signer.verifier())?;
         for record in &records {
             state.apply(record)?;
         }

@@ -84,13 +84,15 @@ pub trait EventStore: Send {
     /// Fails on a database error or an unreadable event.
     fn events_after(&mut self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError>;
 
-    /// Recomputes the transparency log from the stored events and checks it against the stored
-    /// hashes and the latest checkpoint (verified with `verifier`).
+    /// Every stored event, in sequence order, after recomputing the transparency log from them
+    /// and checking it against the stored hashes and the latest checkpoint (verified with
+    /// `verifier`).
     ///
     /// # Errors
     ///
-    /// [`StoreError::LogTampered`] naming what does not match.
-    fn check_log(&mut self, verifier: &NoteVerifier) -> Result<(), StoreError>;
+    /// [`StoreError::LogTampered`] naming what does not match, a database error, or an
+    /// unreadable event.
+    fn load_verified(&mut self, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError>;
 
     /// Signs and stores a checkpoint if the log grew since the last one.
     ///

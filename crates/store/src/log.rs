@@ -129,13 +129,17 @@ pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<Stored
     Ok(row.map(|(size, note)| StoredCheckpoint { size: u64::try_from(size).unwrap_or(0), note }))
 }
 
-/// Recomputes the log from the stored events and checks it against the stored hashes and the
-/// latest signed checkpoint. Anything altered, removed or reordered is reported.
-pub(crate) fn check_integrity(connection: &Connection, verifier: &NoteVerifier) -> Result<(), StoreError> {
+/// Reads every stored event, recomputing the log from them and checking it against the stored
+/// hashes and the latest signed checkpoint. Anything altered, removed or reordered is reported.
+///
+/// Returns the events, so start-up reads and parses them once, not once to check and again to
+/// replay.
+pub(crate) fn load_checked(connection: &Connection, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError> {
     /// Events recomputed per step: bounds memory whatever the log's size.
     const CHUNK: usize = 4096;
     let size = tree_size(connection)?;
     let mut done = 0_u64;
+    let mut all = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     while done < size {
         let records = crate::sqlite::read_events(connection, done, CHUNK)?;
         if records.is_empty() {
@@ -166,6 +170,7 @@ pub(crate) fn check_integrity(connection: &Connection, verifier: &NoteVerifier) 
             )));
         }
         done = appended.new_size;
+        all.extend(records);
     }
     let n_hashes: i64 = connection.query_row("SELECT COUNT(*) FROM log_hashes", [], |row| row.get(0))?;
     if u64::try_from(n_hashes).ok() != Some(stored_hash_count(size)) {
@@ -195,7 +200,7 @@ pub(crate) fn check_integrity(connection: &Connection, verifier: &NoteVerifier) 
             )));
         }
     }
-    Ok(())
+    Ok(all)
 }
 
 fn log_error(err: impl std::fmt::Display) -> StoreError {

@@ -136,8 +136,8 @@ impl EventStore for SqliteStore {
         Ok(())
     }
 
-    fn check_log(&mut self, verifier: &NoteVerifier) -> Result<(), StoreError> {
-        crate::log::check_integrity(&self.connection, verifier)
+    fn load_verified(&mut self, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError> {
+        crate::log::load_checked(&self.connection, verifier)
     }
 
     fn sign_checkpoint(&mut self, signer: &NoteSigner, now: Timestamp) -> Result<Option<StoredCheckpoint>, StoreError> {

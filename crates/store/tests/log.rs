@@ -113,7 +113,9 @@ fn checkpoints_tiles_and_proofs_verify() {
     assert!(reader.tile(&too_wide, 700).unwrap().is_none());
 
     // A clean log passes the start-up check.
-    store.check_log(&signer().verifier()).unwrap();
+    let events = store.load_verified(&signer().verifier()).unwrap();
+    assert_eq!(events.len(), 700);
+    assert_eq!(events.last().unwrap().seq, 700);
 }
 
 #[track_caller]
@@ -124,7 +126,7 @@ fn check_tamper(sql: &str, expect: &str) {
     drop(store);
     Connection::open(dir.path().join("p.db")).unwrap().execute_batch(sql).unwrap();
     let mut store = SqliteStore::open(&dir.path().join("p.db")).unwrap();
-    let err = store.check_log(&signer().verifier()).unwrap_err().to_string();
+    let err = store.load_verified(&signer().verifier()).unwrap_err().to_string();
     assert!(err.contains(expect), "`{expect}` not in `{err}`");
 }
 
