@@ -35,7 +35,7 @@ pub async fn create(
     )
     .await?;
     let snapshot = app.engine.snapshot();
-    let created = snapshot.state().customer(customer.as_str()).map(|c| customer_json(c, None));
+    let created = snapshot.state().customer(customer.as_str()).map(|c| customer_json(c, app.engine.now()));
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "customer": created, "event_seq": last_seq(&records) }))))
 }
 
@@ -47,8 +47,7 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Jso
     }
     let snapshot = app.engine.snapshot();
     let now = app.engine.now();
-    let mut customers: Vec<serde_json::Value> =
-        snapshot.state().customers().map(|c| customer_json(c, Some(now))).collect();
+    let mut customers: Vec<serde_json::Value> = snapshot.state().customers().map(|c| customer_json(c, now)).collect();
     customers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     Ok(Json(serde_json::json!({ "customers": customers })))
 }
@@ -66,7 +65,7 @@ pub async fn get_one(
         .state()
         .customer(&id)
         .ok_or_else(|| ApiError::NotFound { message: format!("no customer `{id}`"), code: "not_found" })?;
-    Ok(Json(customer_json(customer, Some(app.engine.now()))))
+    Ok(Json(customer_json(customer, app.engine.now())))
 }
 
 /// Body of `PUT /admin/v1/customers/{customer}/attributes`.
@@ -186,13 +185,12 @@ fn check_may_see(actor: &Actor, customer: &str) -> Result<(), ApiError> {
     }
 }
 
-fn customer_json(customer: &Customer, now: Option<Timestamp>) -> serde_json::Value {
+fn customer_json(customer: &Customer, now: Timestamp) -> serde_json::Value {
     let mut grants: Vec<serde_json::Value> = customer
         .grants
         .iter()
         .map(|(model, grant)| {
-            let active =
-                now.map(|now| grant.revoked_at.is_none_or(|at| now < at) && grant.expires_at.is_none_or(|at| now < at));
+            let active = grant.revoked_at.is_none_or(|at| now < at) && grant.expires_at.is_none_or(|at| now < at);
             serde_json::json!({
                 "model": model.as_str(),
                 "granted_at": grant.granted_at.to_rfc3339(),
