@@ -62,13 +62,6 @@ pub enum StoreError {
 
 /// Where events are kept.
 pub trait EventStore: Send {
-    /// Every stored event, in sequence order.
-    ///
-    /// # Errors
-    ///
-    /// Fails on a database error or an unreadable event.
-    fn load_events(&mut self) -> Result<Vec<EventRecord>, StoreError>;
-
     /// Appends events atomically and durably: when this returns `Ok`, all of them are on disk;
     /// when it returns `Err`, none of them are.
     ///

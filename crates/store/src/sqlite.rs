@@ -99,10 +99,6 @@ pub(crate) fn read_events(connection: &Connection, after: u64, limit: usize) -> 
 }
 
 impl EventStore for SqliteStore {
-    fn load_events(&mut self) -> Result<Vec<EventRecord>, StoreError> {
-        self.events_after(0, usize::MAX)
-    }
-
     fn events_after(&mut self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
         read_events(&self.connection, after, limit)
     }
@@ -179,9 +175,9 @@ mod tests {
         }
         let mut store = SqliteStore::open(&path).unwrap();
         // The failed batch left nothing behind: all or nothing.
-        assert_eq!(store.load_events().unwrap(), vec![record(1), record(2)]);
+        assert_eq!(store.events_after(0, usize::MAX).unwrap(), vec![record(1), record(2)]);
         store.append(&[record(3)]).unwrap();
-        assert_eq!(store.load_events().unwrap().len(), 3);
+        assert_eq!(store.events_after(0, usize::MAX).unwrap().len(), 3);
     }
 
     #[test]
@@ -191,7 +187,7 @@ mod tests {
         let mut store = SqliteStore::open(&path).unwrap();
         store.append(&[record(1)]).unwrap();
         store.connection.execute("UPDATE events SET record = '{' WHERE seq = 1", []).unwrap();
-        let err = store.load_events().unwrap_err();
+        let err = store.events_after(0, usize::MAX).unwrap_err();
         assert!(err.to_string().starts_with("stored event 1 is unreadable"), "{err}");
     }
 
