@@ -226,7 +226,7 @@ impl World {
             effective_at: Some(T0.plus_millis(HOUR)),
             expires_at: None,
             emergency_justification: None,
-            evidence: Evidence::Withheld { reason: "classified".to_owned() },
+            evidence: vec![Evidence::withheld("assessment", "classified".to_owned())],
         };
         for (id, policies) in GATED_DIRECTIVES {
             world.run(&official(), directive(id, vec![model_name(0)], policies));
@@ -604,7 +604,7 @@ fn bench_one_more_event(world: &World, rng: &mut Rng) -> Vec<(&'static str, Late
             effective_at: NOW.plus_millis(HOUR),
             expires_at: None,
             emergency_justification: None,
-            evidence: Evidence::Withheld { reason: "classified".to_owned() },
+            evidence: vec![Evidence::withheld("assessment", "classified".to_owned())],
         };
         (official(), event)
     });

@@ -173,7 +173,9 @@ pub fn decide(
                 errored: Vec::new(),
             }),
         };
-        if !outcome.matched.is_empty() || !outcome.errors.is_empty() {
+        // An exemption (allowed on appeal) is checked only when the directive would cut, so the
+        // allowed path pays nothing for it.
+        if (!outcome.matched.is_empty() || !outcome.errors.is_empty()) && !directive.exempts(&customer.id, now) {
             return Decision::Deny(Denial::Directive {
                 directive: directive.clone(),
                 clauses: outcome.matched.clone(),

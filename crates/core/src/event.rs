@@ -6,9 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::appeal::{AppealOutcome, AppealSubject, OfficialRef};
+use crate::application::Verdict;
+use crate::evidence::Evidence;
 use crate::ids::{
-    AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+    AppealId, ApplicationId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash,
+    Timestamp, TokenId,
 };
+use crate::notice::NoticeRegarding;
+use crate::procedure::{Clearance, Procedure, ReviewVerdict};
 use crate::stage::Stage;
 
 /// Who performed an action, as recorded in the event.
@@ -68,24 +74,6 @@ pub enum DirectiveScope {
     Models {
         /// The models.
         models: Vec<ModelName>,
-    },
-}
-
-/// The evidence a directive relies on: disclosed by digest, or withheld with a stated reason.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "disclosure", rename_all = "snake_case")]
-pub enum Evidence {
-    /// Disclosed: a description and the SHA-256 of the document.
-    Disclosed {
-        /// What the evidence is.
-        description: String,
-        /// SHA-256 of the document, lowercase hex.
-        sha256: String,
-    },
-    /// Withheld, with the reason it is withheld.
-    Withheld {
-        /// Why it is withheld (e.g. classified).
-        reason: String,
     },
 }
 
@@ -172,6 +160,12 @@ pub enum Event {
         to: Stage,
         /// Why.
         reason: String,
+        /// When entering `review`: when the review clock runs out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review_ends_at: Option<Timestamp>,
+        /// When leaving `review` for `preview` or `general`: how it was cleared.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clearance: Option<Clearance>,
     },
     /// A criteria version was published for a model.
     CriteriaPublished {
@@ -196,6 +190,12 @@ pub enum Event {
         expires_at: Option<Timestamp>,
         /// Why.
         reason: String,
+        /// The application whose approval issued it, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        application: Option<ApplicationId>,
+        /// The appeal whose decision restored it, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        appeal: Option<AppealId>,
     },
     /// A customer's grant was revoked.
     GrantRevoked {
@@ -207,6 +207,9 @@ pub enum Event {
         effective_at: Timestamp,
         /// Why.
         reason: String,
+        /// The directive that required a shorter notice than the model's procedure gives.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        directive: Option<DirectiveId>,
     },
     /// An authority issued a directive.
     DirectiveIssued {
@@ -233,7 +236,7 @@ pub enum Event {
         /// Required when the notice period is zero.
         emergency_justification: Option<String>,
         /// Its evidence.
-        evidence: Evidence,
+        evidence: Vec<Evidence>,
     },
     /// A directive was lifted.
     DirectiveLifted {
@@ -241,6 +244,164 @@ pub enum Event {
         directive: DirectiveId,
         /// Why.
         reason: String,
+    },
+    /// A model's procedure (sign-off quorum and periods) was set.
+    ProcedureSet {
+        /// The model.
+        model: ModelName,
+        /// The procedure.
+        procedure: Procedure,
+    },
+    /// An authority cleared a model in review, or objected to it.
+    ReviewPositionRecorded {
+        /// The model.
+        model: ModelName,
+        /// Clear or object.
+        verdict: ReviewVerdict,
+        /// Why.
+        reasons: String,
+    },
+    /// A customer applied for access to a model.
+    ApplicationSubmitted {
+        /// The application.
+        application: ApplicationId,
+        /// The applicant.
+        customer: CustomerId,
+        /// The model.
+        model: ModelName,
+        /// The stated purpose.
+        purpose: String,
+        /// The criteria version published at the time, if any.
+        criteria_version: Option<u32>,
+        /// When the decision is due.
+        due_at: Timestamp,
+    },
+    /// An authority took an application up for review.
+    ApplicationReviewStarted {
+        /// The application.
+        application: ApplicationId,
+    },
+    /// An authority asked the applicant for more information (the decision clock pauses).
+    ApplicationInfoRequested {
+        /// The application.
+        application: ApplicationId,
+        /// What is asked.
+        question: String,
+    },
+    /// The applicant changed its application; sign-offs start again.
+    ApplicationAmended {
+        /// The application.
+        application: ApplicationId,
+        /// The new purpose (with any answer to a request for information).
+        purpose: String,
+        /// When the decision is now due.
+        due_at: Timestamp,
+    },
+    /// An official signed off on an application for its authority.
+    ApplicationSignedOff {
+        /// The application.
+        application: ApplicationId,
+        /// Approve or deny.
+        verdict: Verdict,
+        /// Why.
+        reasons: String,
+        /// Criteria clauses relied on.
+        clauses: Vec<String>,
+        /// Evidence cited.
+        evidence: Vec<Evidence>,
+        /// For an approval: the latest the grant should last, if time-bound.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant_expires_at: Option<Timestamp>,
+    },
+    /// An application was decided (the quorum approved, or can no longer approve).
+    ApplicationDecided {
+        /// The application.
+        application: ApplicationId,
+        /// Approved or denied.
+        outcome: Verdict,
+        /// The criteria version relied on.
+        criteria_version: u32,
+        /// Its content hash.
+        criteria_hash: String,
+        /// Clauses cited by the sign-offs.
+        clauses: Vec<String>,
+        /// For an approval: when the grant lapses.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant_expires_at: Option<Timestamp>,
+        /// For a denial: the last moment to appeal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        appeal_by: Option<Timestamp>,
+        /// Whether decided on appeal.
+        #[serde(default)]
+        on_appeal: bool,
+    },
+    /// The applicant withdrew its application.
+    ApplicationWithdrawn {
+        /// The application.
+        application: ApplicationId,
+        /// Why.
+        reason: String,
+    },
+    /// A notice of an action was sent.
+    NoticeSent {
+        /// The customers notified.
+        recipients: Vec<CustomerId>,
+        /// Whether it is also published to everyone.
+        public: bool,
+        /// What it is about.
+        regarding: NoticeRegarding,
+        /// What it says.
+        text: String,
+        /// When the action takes effect.
+        effective_at: Timestamp,
+        /// The last moment to appeal, if the action can be appealed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        appeal_by: Option<Timestamp>,
+    },
+    /// A customer appealed an adverse action.
+    AppealFiled {
+        /// The appeal.
+        appeal: AppealId,
+        /// The appellant.
+        customer: CustomerId,
+        /// What is appealed.
+        subject: AppealSubject,
+        /// The authority that decides it.
+        authority: AuthorityId,
+        /// Who took the original action (they may not decide the appeal).
+        original_deciders: Vec<OfficialRef>,
+        /// The grounds.
+        grounds: String,
+        /// When the decision is due.
+        due_at: Timestamp,
+        /// Whether the original action stays in force while the appeal is pending.
+        original_in_force: bool,
+    },
+    /// An appeal was decided.
+    AppealDecided {
+        /// The appeal.
+        appeal: AppealId,
+        /// Upheld, reversed or modified.
+        outcome: AppealOutcome,
+        /// Why.
+        reasons: String,
+        /// Evidence cited.
+        evidence: Vec<Evidence>,
+        /// For `modified`: until when access is restored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relief_until: Option<Timestamp>,
+    },
+    /// A customer was exempted from a directive (an appeal against it was allowed).
+    DirectiveExemptionGranted {
+        /// The directive.
+        directive: DirectiveId,
+        /// The customer.
+        customer: CustomerId,
+        /// Until when, if limited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Timestamp>,
+        /// The appeal that allowed it.
+        appeal: AppealId,
     },
 }
 
@@ -262,6 +423,19 @@ impl Event {
             Event::GrantRevoked { .. } => "grant_revoked",
             Event::DirectiveIssued { .. } => "directive_issued",
             Event::DirectiveLifted { .. } => "directive_lifted",
+            Event::ProcedureSet { .. } => "procedure_set",
+            Event::ReviewPositionRecorded { .. } => "review_position_recorded",
+            Event::ApplicationSubmitted { .. } => "application_submitted",
+            Event::ApplicationReviewStarted { .. } => "application_review_started",
+            Event::ApplicationInfoRequested { .. } => "application_info_requested",
+            Event::ApplicationAmended { .. } => "application_amended",
+            Event::ApplicationSignedOff { .. } => "application_signed_off",
+            Event::ApplicationDecided { .. } => "application_decided",
+            Event::ApplicationWithdrawn { .. } => "application_withdrawn",
+            Event::NoticeSent { .. } => "notice_sent",
+            Event::AppealFiled { .. } => "appeal_filed",
+            Event::AppealDecided { .. } => "appeal_decided",
+            Event::DirectiveExemptionGranted { .. } => "directive_exemption_granted",
         }
     }
 }

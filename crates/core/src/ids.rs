@@ -103,6 +103,15 @@ string_id!(
     AttesterId, "attester id", 64
 );
 
+string_id!(
+    /// An application for access to a model, e.g. `app_3f9a…`.
+    ApplicationId, "application id", 64
+);
+string_id!(
+    /// An appeal, e.g. `apl_3f9a…`.
+    AppealId, "appeal id", 64
+);
+
 fn check_id(text: &str, what: &str, max: usize) -> Result<(), InvalidValueError> {
     if text.is_empty() {
         return Err(InvalidValueError::new(format!("{what} is empty")));

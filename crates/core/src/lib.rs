@@ -16,16 +16,26 @@
 //! - [`snapshot`]: the request path's frozen view, with memo caches.
 //! - [`decision`]: the access decision.
 //! - [`check`]: criteria checked clause by clause against a customer's own attributes.
+//! - [`procedure`]: a model's sign-off quorum and periods, the review clock.
+//! - [`application`]: the application state machine and sign-offs.
+//! - [`appeal`]: appeals against adverse actions.
+//! - [`notice`]: notices of adverse actions.
+//! - [`evidence`]: cited evidence and its disclosure levels.
 #![deny(missing_docs)]
 
+pub mod appeal;
+pub mod application;
 pub mod attestation;
 pub mod check;
 pub mod command;
 pub mod decision;
 pub mod error;
 pub mod event;
+pub mod evidence;
 pub mod ids;
+pub mod notice;
 pub mod policy;
+pub mod procedure;
 pub mod snapshot;
 pub mod stage;
 pub mod state;
@@ -33,9 +43,11 @@ pub mod state;
 pub use command::{Command, CommandError, handle};
 pub use decision::{Allowed, Decision, Denial, decide};
 pub use error::{InvalidValueError, PolicyDiagnostic, PolicyError, SourceLocation};
-pub use event::{Actor, DirectiveScope, Event, EventRecord, Evidence, Upstream};
+pub use event::{Actor, DirectiveScope, Event, EventRecord, Upstream};
+pub use evidence::{Disclosure, Evidence};
 pub use ids::{
-    AttesterId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+    AppealId, ApplicationId, AttesterId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName,
+    SecretHash, Timestamp, TokenId,
 };
 pub use snapshot::Snapshot;
 pub use stage::{LiveStage, Stage, StageTarget};

@@ -232,6 +232,14 @@ impl CompiledPolicies {
             if !policy.is_static() {
                 diagnostics.push(PolicyDiagnostic { location, message: "templates are not supported here".to_owned() });
             }
+            if kind == PolicyKind::Directive && policy.to_json().is_ok_and(|json| is_blanket(&json)) {
+                diagnostics.push(PolicyDiagnostic {
+                    location,
+                    message: "a directive must narrow access: add a `when` or `unless` condition on attributes or \
+                              name the customers; to stop a model for everyone, suspend it instead"
+                        .to_owned(),
+                });
+            }
             mentions_entity_literal |= policy
                 .to_json()
                 .map(|json| mentions_non_action_entity(&json))
@@ -469,6 +477,14 @@ fn innermost(err: &dyn std::error::Error) -> String {
 fn one_line(text: &str) -> String {
     let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
     joined.trim_end_matches('.').to_owned()
+}
+
+
+/// Whether a policy (Cedar's JSON form) applies to every principal unconditionally.
+fn is_blanket(json: &serde_json::Value) -> bool {
+    let any_principal = json.pointer("/principal/op").and_then(serde_json::Value::as_str) == Some("All");
+    let unconditional = json.get("conditions").and_then(serde_json::Value::as_array).is_none_or(Vec::is_empty);
+    any_principal && unconditional
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use portcullis_core::attestation::{AttestationClaims, TrustedAttester, sign};
 use portcullis_core::policy::CedarSchema;
+use portcullis_core::procedure::{Procedure, Quorum};
 use portcullis_core::*;
 
 const T0: Timestamp = Timestamp::from_millis(1_795_800_000_000);
@@ -99,6 +100,20 @@ when { principal has kyc && principal.kyc == "verified" };"#;
             Command::RegisterModel { model: name.clone(), description: model.to_owned(), upstream: upstream() },
             T0,
         );
+        // A review clock of zero days: these tables are about decisions, not the review process.
+        w.run(
+            &p,
+            Command::SetProcedure {
+                model: name.clone(),
+                procedure: Procedure {
+                    signoff: Quorum { authorities: vec![AuthorityId::parse("bis").unwrap()], required: 1 },
+                    review_days: 0,
+                    revocation_notice_days: 0,
+                    ..Procedure::default()
+                },
+            },
+            T0,
+        );
         w.run(
             &p,
             Command::PublishCriteria {
@@ -144,7 +159,7 @@ unless { context has end_user && context.end_user has nationalities && context.e
             effective_at: Some(T0.plus_millis(HOUR)),
             expires_at: Some(T0.plus_millis(24 * HOUR)),
             emergency_justification: None,
-            evidence: Evidence::Withheld { reason: "classified".to_owned() },
+            evidence: vec![Evidence::withheld("assessment", "classified".to_owned())],
         },
         T0,
     );
@@ -279,6 +294,7 @@ fn lifting_and_revoking_and_suspending() {
             model: ModelName::parse("frontier").unwrap(),
             effective_at: Some(later.plus_millis(HOUR)),
             reason: "terms breached".to_owned(),
+            directive: None,
         },
         later,
     );
@@ -327,7 +343,7 @@ fn erroring_directive_fails_closed() {
             effective_at: None,
             expires_at: None,
             emergency_justification: Some("test of fail-closed".to_owned()),
-            evidence: Evidence::Withheld { reason: "none".to_owned() },
+            evidence: vec![Evidence::withheld("assessment", "none".to_owned())],
         },
         T0,
     );
@@ -360,7 +376,7 @@ fn refused_commands() {
         effective_at,
         expires_at: None,
         emergency_justification: justification.map(str::to_owned),
-        evidence: Evidence::Withheld { reason: "x".to_owned() },
+        evidence: vec![Evidence::withheld("assessment", "x".to_owned())],
     };
     check_refused(&w, &provider(), directive(None, None), "provider (ops) may not issue directives");
     check_refused(&w, &customer, directive(None, None), "customer acme may not issue directives");
@@ -462,11 +478,12 @@ fn model_literals_are_memoised_per_model() {
             legal_basis: "test".to_owned(),
             description: "frontier only, by condition".to_owned(),
             scope: DirectiveScope::AllModels,
-            policies: "forbid(principal, action, resource == Model::\"workhorse\");".to_owned(),
+            policies: "forbid(principal, action, resource == Model::\"workhorse\") when { principal has country && principal.country == \"US\" };"
+                .to_owned(),
             effective_at: None,
             expires_at: None,
             emergency_justification: Some("test".to_owned()),
-            evidence: Evidence::Withheld { reason: "none".to_owned() },
+            evidence: vec![Evidence::withheld("assessment", "none".to_owned())],
         },
         T0,
     );

@@ -182,7 +182,7 @@ pub async fn seed(engine: &Engine, upstream_base_url: &str) -> anyhow::Result<De
             emergency_justification: Some(
                 "Same-day order received at 17:21; no notice period possible (demo)".to_owned(),
             ),
-            evidence: Evidence::Withheld { reason: "classified national-security assessment (demo)".to_owned() },
+            evidence: vec![Evidence::withheld("assessment", "classified national-security assessment (demo)".to_owned())],
         },
     )
     .await?;

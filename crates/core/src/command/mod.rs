@@ -4,14 +4,25 @@
 //! `handle` is pure: it reads the state and `now` and returns the events to persist, or a
 //! [`CommandError`] that names the problem. Nothing changes on error.
 
+use crate::appeal::{AppealOutcome, AppealSubject};
+use crate::application::{IllegalApplicationTransitionError, Verdict};
 use crate::error::PolicyError;
-use crate::event::{Actor, DirectiveScope, Event, Evidence, Upstream};
+use crate::event::{Actor, DirectiveScope, Event, Upstream};
+use crate::evidence::Evidence;
 use crate::ids::{
-    AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+    AppealId, ApplicationId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash,
+    Timestamp, TokenId,
 };
+use crate::procedure::{Procedure, ReviewVerdict};
 use crate::policy::{CompiledPolicies, PolicyKind};
 use crate::stage::{IllegalTransitionError, StageTarget};
 use crate::state::State;
+
+mod appeal;
+mod application;
+mod directive;
+mod grant;
+mod stage;
 
 /// How far in the past an `effective_at` may lie (clock skew between caller and server).
 const BACKDATE_TOLERANCE_MILLIS: i64 = 60_000;
@@ -123,10 +134,12 @@ pub enum Command {
         customer: CustomerId,
         /// The model.
         model: ModelName,
-        /// From when; `None` means now.
+        /// From when; `None` means at the end of the model's notice period.
         effective_at: Option<Timestamp>,
         /// Why (required).
         reason: String,
+        /// A directive in force that requires a shorter notice (or immediate effect).
+        directive: Option<DirectiveId>,
     },
     /// Issue a directive. Authority only.
     IssueDirective {
@@ -147,7 +160,7 @@ pub enum Command {
         /// Required when the notice period is zero.
         emergency_justification: Option<String>,
         /// Evidence.
-        evidence: Evidence,
+        evidence: Vec<Evidence>,
     },
     /// Lift a directive. The issuing authority only.
     LiftDirective {
@@ -155,6 +168,98 @@ pub enum Command {
         directive: DirectiveId,
         /// Why (required).
         reason: String,
+    },
+    /// Set a model's procedure. Provider only.
+    SetProcedure {
+        /// The model.
+        model: ModelName,
+        /// The procedure.
+        procedure: Procedure,
+    },
+    /// Clear a model in review, or object to it. Authority only.
+    RecordReviewPosition {
+        /// The model.
+        model: ModelName,
+        /// Clear or object.
+        verdict: ReviewVerdict,
+        /// Why (required).
+        reasons: String,
+    },
+    /// Apply for access to a model. The customer itself.
+    SubmitApplication {
+        /// Id, chosen by the caller (random).
+        application: ApplicationId,
+        /// The applicant.
+        customer: CustomerId,
+        /// The model.
+        model: ModelName,
+        /// The stated purpose (required).
+        purpose: String,
+    },
+    /// Take an application up for review. An official of a sign-off authority.
+    StartApplicationReview {
+        /// The application.
+        application: ApplicationId,
+    },
+    /// Ask the applicant for more information. An official of a sign-off authority.
+    RequestApplicationInfo {
+        /// The application.
+        application: ApplicationId,
+        /// The question (required).
+        question: String,
+    },
+    /// Change an application (or answer a request for information). The applicant.
+    AmendApplication {
+        /// The application.
+        application: ApplicationId,
+        /// The new purpose (required).
+        purpose: String,
+    },
+    /// Sign off on an application for one's authority. An official of a sign-off authority.
+    SignOffApplication {
+        /// The application.
+        application: ApplicationId,
+        /// Approve or deny.
+        verdict: Verdict,
+        /// Why (required).
+        reasons: String,
+        /// Criteria clauses relied on (at least one).
+        clauses: Vec<String>,
+        /// Evidence cited.
+        evidence: Vec<Evidence>,
+        /// For an approval: the latest the grant should last.
+        grant_expires_at: Option<Timestamp>,
+    },
+    /// Withdraw an application. The applicant.
+    WithdrawApplication {
+        /// The application.
+        application: ApplicationId,
+        /// Why (required).
+        reason: String,
+    },
+    /// Appeal an adverse action. The affected customer.
+    FileAppeal {
+        /// Id, chosen by the caller (random).
+        appeal: AppealId,
+        /// The appellant.
+        customer: CustomerId,
+        /// What is appealed.
+        subject: AppealSubject,
+        /// The grounds (required).
+        grounds: String,
+    },
+    /// Decide an appeal. An official of the deciding authority who took no part in the original action.
+    DecideAppeal {
+        /// The appeal.
+        appeal: AppealId,
+        /// Upheld, reversed or modified.
+        outcome: AppealOutcome,
+        /// Why (required).
+        reasons: String,
+        /// Evidence cited.
+        evidence: Vec<Evidence>,
+        /// For `modified`: until when access is restored (required then, refused otherwise).
+        relief_until: Option<Timestamp>,
     },
 }
 
@@ -195,6 +300,12 @@ pub enum CommandError {
     /// An illegal stage transition.
     #[error(transparent)]
     Transition(#[from] IllegalTransitionError),
+    /// An action the application's status does not allow.
+    #[error(transparent)]
+    ApplicationTransition(#[from] IllegalApplicationTransitionError),
+    /// A deadline has passed.
+    #[error("{0}")]
+    DeadlinePassed(String),
 }
 
 /// Checks a command against the actor's role and the state; returns the events to persist.
@@ -268,10 +379,7 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
             Event::UpstreamSet { model, upstream }
         }
         Command::ChangeStage { model, target, reason } => {
-            let current = need_model(state, &model)?.stage;
-            check_text("reason", &reason)?;
-            let to = current.transition(target)?;
-            Event::StageChanged { model, from: current, to, reason }
+            return stage::change_stage(state, actor, &model, target, reason, now);
         }
         Command::PublishCriteria { model, text, policies } => {
             let previous = need_model(state, &model)?.criteria.as_ref().map_or(0, |c| c.version);
@@ -292,92 +400,12 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
             if expires_at.is_some_and(|t| t <= now) {
                 return Err(CommandError::Invalid("expires_at is in the past".to_owned()));
             }
-            Event::GrantIssued { customer, model, expires_at, reason }
+            Event::GrantIssued { customer, model, expires_at, reason, application: None, appeal: None }
         }
-        Command::RevokeGrant { customer, model, effective_at, reason } => {
-            let holder = need_customer(state, &customer)?;
-            let grant = holder
-                .grants
-                .get(&model)
-                .ok_or_else(|| CommandError::Invalid(format!("customer `{customer}` holds no grant for `{model}`")))?;
-            if grant.revoked_at.is_some() {
-                return Err(CommandError::Invalid(format!(
-                    "the grant of `{model}` to `{customer}` is already revoked"
-                )));
-            }
-            check_text("reason", &reason)?;
-            let effective_at = not_backdated("effective_at", effective_at, now)?;
-            Event::GrantRevoked { customer, model, effective_at, reason }
+        Command::RevokeGrant { customer, model, effective_at, reason, directive } => {
+            return grant::revoke(state, &customer, &model, effective_at, reason, directive, now);
         }
-        Command::IssueDirective {
-            directive,
-            legal_basis,
-            description,
-            scope,
-            policies,
-            effective_at,
-            expires_at,
-            emergency_justification,
-            evidence,
-        } => {
-            let Actor::Authority { authority, .. } = actor else {
-                return Err(forbidden(actor, "issue directives"));
-            };
-            if state.directive(directive.as_str()).is_some() {
-                return Err(CommandError::AlreadyExists { what: "directive", id: directive.to_string() });
-            }
-            check_text("legal_basis", &legal_basis)?;
-            check_text("description", &description)?;
-            if let DirectiveScope::Models { models } = &scope {
-                if models.is_empty() {
-                    return Err(CommandError::Invalid("scope names no models".to_owned()));
-                }
-                for model in models {
-                    need_model(state, model)?;
-                }
-            }
-            let effective_at = not_backdated("effective_at", effective_at, now)?;
-            if expires_at.is_some_and(|end| end <= effective_at) {
-                return Err(CommandError::Invalid("expires_at must be after effective_at".to_owned()));
-            }
-            let emergency = effective_at <= now;
-            match (&emergency_justification, emergency) {
-                (None, true) => {
-                    return Err(CommandError::Invalid(
-                        "a directive with no notice period is an emergency and needs an emergency_justification"
-                            .to_owned(),
-                    ));
-                }
-                (Some(text), _) => check_text("emergency_justification", text)?,
-                (None, false) => {}
-            }
-            match &evidence {
-                Evidence::Disclosed { description, sha256 } => {
-                    check_text("evidence description", description)?;
-                    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-                        return Err(CommandError::Invalid(
-                            "evidence sha256 must be 64 lowercase hex digits".to_owned(),
-                        ));
-                    }
-                }
-                Evidence::Withheld { reason } => check_text("evidence withholding reason", reason)?,
-            }
-            let compiled = CompiledPolicies::compile(state.schema(), PolicyKind::Directive, &policies)?;
-            Event::DirectiveIssued {
-                directive,
-                issuer: authority.clone(),
-                legal_basis,
-                description,
-                scope,
-                content_hash: compiled.content_hash().to_owned(),
-                policies,
-                issued_at: now,
-                effective_at: effective_at.max(now),
-                expires_at,
-                emergency_justification,
-                evidence,
-            }
-        }
+        command @ Command::IssueDirective { .. } => return directive::issue(state, actor, command, now),
         Command::LiftDirective { directive, reason } => {
             let existing = state.directive(directive.as_str()).ok_or_else(|| not_found("directive", &directive))?;
             if let Actor::Authority { authority, .. } = actor
@@ -391,6 +419,19 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
             check_text("reason", &reason)?;
             Event::DirectiveLifted { directive, reason }
         }
+        Command::SetProcedure { model, procedure } => stage::set_procedure(state, model, procedure)?,
+        Command::RecordReviewPosition { model, verdict, reasons } => {
+            stage::record_review_position(state, model, verdict, reasons)?
+        }
+        command @ (Command::SubmitApplication { .. }
+        | Command::StartApplicationReview { .. }
+        | Command::RequestApplicationInfo { .. }
+        | Command::AmendApplication { .. }
+        | Command::SignOffApplication { .. }
+        | Command::WithdrawApplication { .. }) => return application::handle(state, actor, command, now),
+        command @ (Command::FileAppeal { .. } | Command::DecideAppeal { .. }) => {
+            return appeal::handle(state, actor, command, now);
+        }
     };
     Ok(vec![event])
 }
@@ -403,7 +444,16 @@ fn authorize(state: &State, actor: &Actor, command: &Command) -> Result<(), Comm
             Command::IssueDirective { .. }
             | Command::LiftDirective { .. }
             | Command::Grant { .. }
-            | Command::RevokeGrant { .. },
+            | Command::RevokeGrant { .. }
+            | Command::RecordReviewPosition { .. }
+            | Command::SubmitApplication { .. }
+            | Command::StartApplicationReview { .. }
+            | Command::RequestApplicationInfo { .. }
+            | Command::AmendApplication { .. }
+            | Command::SignOffApplication { .. }
+            | Command::WithdrawApplication { .. }
+            | Command::FileAppeal { .. }
+            | Command::DecideAppeal { .. },
         ) => false,
         (Actor::Provider { .. }, _) => true,
         (
@@ -417,6 +467,22 @@ fn authorize(state: &State, actor: &Actor, command: &Command) -> Result<(), Comm
         (Actor::Authority { .. }, Command::ChangeStage { target, .. }) => {
             matches!(target, StageTarget::Suspended | StageTarget::Resume)
         }
+        (
+            Actor::Authority { .. },
+            Command::RecordReviewPosition { .. }
+            | Command::StartApplicationReview { .. }
+            | Command::RequestApplicationInfo { .. }
+            | Command::SignOffApplication { .. }
+            | Command::DecideAppeal { .. },
+        ) => true,
+        (Actor::Customer { customer }, Command::SubmitApplication { customer: applicant, .. }) => {
+            customer == applicant
+        }
+        (
+            Actor::Customer { customer },
+            Command::AmendApplication { application, .. } | Command::WithdrawApplication { application, .. },
+        ) => state.application(application.as_str()).is_none_or(|a| a.customer == *customer),
+        (Actor::Customer { customer }, Command::FileAppeal { customer: appellant, .. }) => customer == appellant,
         (Actor::Customer { customer }, Command::IssueKey { customer: owner, .. }) => customer == owner,
         (Actor::Customer { customer }, Command::RevokeKey { key_id, .. }) => {
             state.key_by_id(key_id.as_str()).is_some_and(|key| key.customer == *customer)
@@ -445,32 +511,42 @@ fn command_action(command: &Command) -> &'static str {
         Command::RevokeGrant { .. } => "revoke grants",
         Command::IssueDirective { .. } => "issue directives",
         Command::LiftDirective { .. } => "lift directives",
+        Command::SetProcedure { .. } => "set procedures",
+        Command::RecordReviewPosition { .. } => "clear or object to models in review",
+        Command::SubmitApplication { .. } => "apply on behalf of this customer",
+        Command::StartApplicationReview { .. } => "take up applications",
+        Command::RequestApplicationInfo { .. } => "request information on applications",
+        Command::AmendApplication { .. } => "amend this application",
+        Command::SignOffApplication { .. } => "sign off on applications",
+        Command::WithdrawApplication { .. } => "withdraw this application",
+        Command::FileAppeal { .. } => "appeal on behalf of this customer",
+        Command::DecideAppeal { .. } => "decide appeals",
     }
 }
 
-fn forbidden(actor: &Actor, action: &str) -> CommandError {
+pub(crate) fn forbidden(actor: &Actor, action: &str) -> CommandError {
     CommandError::Forbidden { actor: actor.describe(), action: action.to_owned() }
 }
 
-fn not_found(what: &'static str, id: &impl ToString) -> CommandError {
+pub(crate) fn not_found(what: &'static str, id: &impl ToString) -> CommandError {
     CommandError::NotFound { what, id: id.to_string() }
 }
 
-fn need_customer<'a>(
+pub(crate) fn need_customer<'a>(
     state: &'a State,
     customer: &CustomerId,
 ) -> Result<&'a std::sync::Arc<crate::state::Customer>, CommandError> {
     state.customer(customer.as_str()).ok_or_else(|| not_found("customer", customer))
 }
 
-fn need_model<'a>(
+pub(crate) fn need_model<'a>(
     state: &'a State,
     model: &ModelName,
 ) -> Result<&'a std::sync::Arc<crate::state::Model>, CommandError> {
     state.model(model.as_str()).ok_or_else(|| not_found("model", model))
 }
 
-fn check_text(field: &str, text: &str) -> Result<(), CommandError> {
+pub(crate) fn check_text(field: &str, text: &str) -> Result<(), CommandError> {
     if text.trim().is_empty() {
         return Err(CommandError::Invalid(format!("{field} is required")));
     }
@@ -480,7 +556,7 @@ fn check_text(field: &str, text: &str) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn not_backdated(field: &str, at: Option<Timestamp>, now: Timestamp) -> Result<Timestamp, CommandError> {
+pub(crate) fn not_backdated(field: &str, at: Option<Timestamp>, now: Timestamp) -> Result<Timestamp, CommandError> {
     match at {
         None => Ok(now),
         Some(at) if at.plus_millis(BACKDATE_TOLERANCE_MILLIS) < now => {

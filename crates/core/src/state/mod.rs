@@ -6,14 +6,22 @@
 
 use std::sync::Arc;
 
+use crate::appeal::Appeal;
+use crate::application::Application;
 use crate::attestation::TrustedAttester;
 use crate::error::PolicyError;
-use crate::event::{Actor, DirectiveScope, Event, EventRecord, Evidence, Upstream};
+use crate::event::{Actor, DirectiveScope, Event, EventRecord, Upstream};
+use crate::evidence::Evidence;
 use crate::ids::{
-    AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+    AppealId, ApplicationId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash,
+    Timestamp, TokenId,
 };
+use crate::notice::Notice;
 use crate::policy::{CedarSchema, CompiledPolicies, PolicyKind};
+use crate::procedure::{Procedure, ReviewClock};
 use crate::stage::Stage;
+
+mod process;
 
 /// Customer attributes, as set by the provider.
 pub type Attributes = serde_json::Map<String, serde_json::Value>;
@@ -104,6 +112,8 @@ pub struct Grant {
     pub granted_seq: u64,
     /// The sequence number of the event that revoked it, if any.
     pub revoked_seq: Option<u64>,
+    /// Who revoked it, and when the revocation was made (it takes effect at `revoked_at`).
+    pub revoked_by: Option<(Actor, Timestamp)>,
 }
 
 /// An API key's record (the key itself is never kept).
@@ -198,9 +208,13 @@ pub struct Model {
     /// Directives whose scope names this model (or all models), including future and lifted
     /// ones; in-force checks happen per request against `now`.
     ///
-    /// INVARIANT (directive-index): rebuilt whenever a directive is issued or lifted or a model
-    /// registered, so the request path never scans unrelated directives.
+    /// INVARIANT (directive-index): rebuilt whenever a directive is issued, lifted or changed or
+    /// a model registered, so the request path never scans unrelated directives.
     pub directives: Vec<Arc<Directive>>,
+    /// Who signs off on access requests, and the periods.
+    pub procedure: Procedure,
+    /// The pre-release review clock, once the model has entered review.
+    pub review: Option<ReviewClock>,
 }
 
 /// A directive.
@@ -235,11 +249,24 @@ pub struct Directive {
     /// Emergency justification (zero notice).
     pub emergency_justification: Option<String>,
     /// Evidence.
-    pub evidence: Evidence,
+    pub evidence: Vec<Evidence>,
     /// When lifted, and why.
     pub lifted: Option<(Timestamp, String)>,
     /// The sequence number of the event that issued it (its log entry is `seq - 1`).
     pub issued_seq: u64,
+    /// Customers exempted on appeal.
+    pub exemptions: Vec<Exemption>,
+}
+
+/// A customer's exemption from a directive, allowed on appeal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exemption {
+    /// The customer.
+    pub customer: CustomerId,
+    /// Until when, if limited.
+    pub until: Option<Timestamp>,
+    /// The appeal that allowed it.
+    pub appeal: AppealId,
 }
 
 impl Directive {
@@ -259,6 +286,11 @@ impl Directive {
     /// The notice period in milliseconds.
     pub fn notice_millis(&self) -> i64 {
         self.effective_at.as_millis() - self.issued_at.as_millis()
+    }
+
+    /// Whether `customer` is exempt from it at `now` (an appeal was allowed).
+    pub fn exempts(&self, customer: &CustomerId, now: Timestamp) -> bool {
+        self.exemptions.iter().any(|e| e.customer == *customer && e.until.is_none_or(|end| now < end))
     }
 }
 
@@ -280,6 +312,9 @@ pub struct State {
     classes: imbl::HashMap<Arc<str>, (u32, Arc<Attributes>)>,
     models: imbl::OrdMap<ModelName, Arc<Model>>,
     directives: imbl::OrdMap<DirectiveId, Arc<Directive>>,
+    applications: imbl::OrdMap<ApplicationId, Arc<Application>>,
+    appeals: imbl::OrdMap<AppealId, Arc<Appeal>>,
+    notices: imbl::Vector<Arc<Notice>>,
 }
 
 /// A stored event could not be applied: the store holds something this version cannot read.
@@ -310,6 +345,9 @@ impl State {
             classes: imbl::HashMap::new(),
             models: imbl::OrdMap::new(),
             directives: imbl::OrdMap::new(),
+            applications: imbl::OrdMap::new(),
+            appeals: imbl::OrdMap::new(),
+            notices: imbl::Vector::new(),
         }
     }
 
@@ -395,6 +433,31 @@ impl State {
     /// Directives, by id.
     pub fn directives(&self) -> impl Iterator<Item = &Arc<Directive>> {
         self.directives.values()
+    }
+
+    /// An application by id.
+    pub fn application(&self, id: &str) -> Option<&Arc<Application>> {
+        self.applications.get(id)
+    }
+
+    /// Applications, by id.
+    pub fn applications(&self) -> impl Iterator<Item = &Arc<Application>> {
+        self.applications.values()
+    }
+
+    /// An appeal by id.
+    pub fn appeal(&self, id: &str) -> Option<&Arc<Appeal>> {
+        self.appeals.get(id)
+    }
+
+    /// Appeals, by id.
+    pub fn appeals(&self) -> impl Iterator<Item = &Arc<Appeal>> {
+        self.appeals.values()
+    }
+
+    /// Notices, oldest first.
+    pub fn notices(&self) -> impl DoubleEndedIterator<Item = &Arc<Notice>> {
+        self.notices.iter()
     }
 
     /// Applies a stored event. Events were validated when they were accepted, so this only fails
@@ -488,6 +551,8 @@ impl State {
                         criteria: None,
                         criteria_history: Vec::new(),
                         directives,
+                        procedure: Procedure::default(),
+                        review: None,
                     }),
                 );
             }
@@ -495,9 +560,12 @@ impl State {
                 let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
                 Arc::make_mut(entry).upstream = upstream.clone();
             }
-            Event::StageChanged { model, from, to, reason } => {
+            Event::StageChanged { model, from, to, reason, review_ends_at, .. } => {
                 let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
                 let updated = Arc::make_mut(entry);
+                if let Some(ends_at) = review_ends_at {
+                    updated.review = Some(ReviewClock { started_at: record.at, ends_at: *ends_at, positions: Vec::new() });
+                }
                 updated.stage = *to;
                 updated.stage_history.push(StageChange {
                     at: record.at,
@@ -521,7 +589,7 @@ impl State {
                     compiled,
                 }));
             }
-            Event::GrantIssued { customer, model, expires_at, reason } => {
+            Event::GrantIssued { customer, model, expires_at, reason, .. } => {
                 let entry =
                     self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 Arc::make_mut(entry).grants.insert(
@@ -534,6 +602,7 @@ impl State {
                         reason: reason.clone(),
                         granted_seq: record.seq,
                         revoked_seq: None,
+                        revoked_by: None,
                     },
                 );
             }
@@ -546,6 +615,7 @@ impl State {
                     .ok_or_else(|| fail(format!("customer `{customer}` holds no grant for `{model}`")))?;
                 grant.revoked_at = Some(*effective_at);
                 grant.revoked_seq = Some(record.seq);
+                grant.revoked_by = Some((record.actor.clone(), record.at));
             }
             Event::DirectiveIssued {
                 directive,
@@ -583,6 +653,7 @@ impl State {
                         evidence: evidence.clone(),
                         lifted: None,
                         issued_seq: record.seq,
+                        exemptions: Vec::new(),
                     }),
                 );
                 self.reindex_directives();
@@ -593,6 +664,17 @@ impl State {
                 Arc::make_mut(entry).lifted = Some((record.at, reason.clone()));
                 self.reindex_directives();
             }
+            Event::DirectiveExemptionGranted { directive, customer, until, appeal } => {
+                let entry =
+                    self.directives.get_mut(directive).ok_or_else(|| fail(format!("no directive `{directive}`")))?;
+                Arc::make_mut(entry).exemptions.push(Exemption {
+                    customer: customer.clone(),
+                    until: *until,
+                    appeal: appeal.clone(),
+                });
+                self.reindex_directives();
+            }
+            other => self.apply_process(record, other).map_err(fail)?,
         }
         self.last_seq = record.seq;
         Ok(())
