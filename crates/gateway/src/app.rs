@@ -33,6 +33,8 @@ pub struct AppState {
     pub transparency: Arc<crate::transparency::Transparency>,
     /// Parsed upstream URLs.
     pub upstream_urls: Arc<crate::upstream::UpstreamUrls>,
+    /// Evidence documents, by digest.
+    pub evidence: Arc<portcullis_store::EvidenceStore>,
 }
 
 /// A JSON request body, whatever the `Content-Type` (clients such as `curl -d` send

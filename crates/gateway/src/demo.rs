@@ -7,8 +7,10 @@
 //! - Customers `acme` (granted), `globex` (not granted), `initech` (KYC pending).
 
 use anyhow::Context as _;
+use portcullis_core::application::Verdict;
+use portcullis_core::procedure::{Procedure, Quorum, ReviewVerdict};
 use portcullis_core::{
-    Actor, AuthorityId, Command, CustomerId, DirectiveId, DirectiveScope, Evidence, KeyId, ModelName, OfficialName,
+    Actor, ApplicationId, AuthorityId, Command, CustomerId, DirectiveId, DirectiveScope, Evidence, KeyId, ModelName, OfficialName,
     SecretHash, StageTarget, TokenId, Upstream,
 };
 
@@ -26,6 +28,9 @@ pub const MODELS: [(&str, &[StageTarget]); 2] = [
     ("frontier", &[StageTarget::Review, StageTarget::Preview]),
     ("workhorse", &[StageTarget::Review, StageTarget::General]),
 ];
+
+/// The clause of [`CRITERIA`] the demo's approval cites.
+const CRITERIA_CLAUSE: &str = "kyc-verified";
 
 /// The criteria both demo models publish.
 pub const CRITERIA: &str = r#"// Access criteria (demo). Each clause has a stable id that decisions cite.
@@ -150,22 +155,62 @@ pub async fn seed(engine: &Engine, upstream_base_url: &str) -> anyhow::Result<De
             },
         )
         .await?;
+        run(
+            &provider,
+            Command::SetProcedure {
+                model: model.clone(),
+                procedure: Procedure {
+                    signoff: Quorum { authorities: vec![authority.clone()], required: 1 },
+                    ..Procedure::default()
+                },
+            },
+        )
+        .await?;
         for target in stages {
             run(
                 &provider,
                 Command::ChangeStage { model: model.clone(), target: *target, reason: "demo release plan".to_owned() },
             )
             .await?;
+            if *target == StageTarget::Review {
+                // The authority clears the model before the review clock runs out.
+                run(
+                    &official_actor,
+                    Command::RecordReviewPosition {
+                        model: model.clone(),
+                        verdict: ReviewVerdict::Clear,
+                        reasons: "pre-release evaluation reviewed; no objection (demo)".to_owned(),
+                    },
+                )
+                .await?;
+            }
         }
     }
 
+    // Acme's preview access goes through the process: an application, taken up and approved
+    // by the authority's official with reasons and the clause relied on.
+    let acme = Actor::Customer { customer: CustomerId::parse("acme")? };
+    let application = ApplicationId::parse(&new_id("app_"))?;
     run(
-        &official_actor,
-        Command::Grant {
+        &acme,
+        Command::SubmitApplication {
+            application: application.clone(),
             customer: CustomerId::parse("acme")?,
             model: ModelName::parse("frontier")?,
-            expires_at: None,
-            reason: "preview access approved after review of the stated purpose".to_owned(),
+            purpose: "Evaluating frontier for internal code review tooling (demo)".to_owned(),
+        },
+    )
+    .await?;
+    run(&official_actor, Command::StartApplicationReview { application: application.clone() }).await?;
+    run(
+        &official_actor,
+        Command::SignOffApplication {
+            application,
+            verdict: Verdict::Approve,
+            reasons: "KYC verified; stated purpose is within the preview programme (demo)".to_owned(),
+            clauses: vec![CRITERIA_CLAUSE.to_owned()],
+            evidence: Vec::new(),
+            grant_expires_at: None,
         },
     )
     .await?;

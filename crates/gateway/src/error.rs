@@ -152,7 +152,12 @@ impl From<CommandError> for ApiError {
         match err {
             CommandError::Forbidden { .. } => Self::Forbidden(err.to_string()),
             CommandError::NotFound { .. } => Self::NotFound { message: err.to_string(), code: "not_found" },
-            CommandError::AlreadyExists { .. } | CommandError::Transition(_) => Self::Conflict(err.to_string()),
+            CommandError::AlreadyExists { .. }
+            | CommandError::Transition(_)
+            | CommandError::ApplicationTransition(_) => Self::Conflict(err.to_string()),
+            CommandError::DeadlinePassed(message) => {
+                Self::BadRequest { message, param: None, code: "deadline_passed" }
+            }
             CommandError::Policy(policy) => Self::InvalidPolicy(policy),
             CommandError::Invalid(message) => Self::bad_request(message),
             other => Self::bad_request(other.to_string()),

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use portcullis_core::attestation::TrustedAttester;
 use portcullis_core::policy::CedarSchema;
 use portcullis_core::{AttesterId, State, Timestamp};
-use portcullis_store::{LogReader, SqliteStore};
+use portcullis_store::{EvidenceStore, LogReader, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -76,6 +76,10 @@ impl Application {
         let reader = LogReader::open(&database)
             .with_context(|| format!("failed to open the database `{}` for reading", database.display()))?;
         let served = reader.latest_checkpoint().context("failed to read the latest checkpoint")?;
+        let evidence = Arc::new(
+            EvidenceStore::open(&database)
+                .with_context(|| format!("failed to open the database `{}` for evidence", database.display()))?,
+        );
 
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -118,6 +122,7 @@ impl Application {
             public_base_url: Arc::from(public_base_url),
             transparency: transparency.clone(),
             upstream_urls: Arc::default(),
+            evidence,
         };
         let mut router = crate::routes::router(state);
         if settings.demo_upstream {

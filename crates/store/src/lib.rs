@@ -12,12 +12,14 @@
 //! - [`log`]: the transparency log's stored hashes, checkpoints, and its read side.
 #![deny(missing_docs)]
 
+pub mod evidence;
 pub mod log;
 pub mod sqlite;
 
 use portcullis_core::{EventRecord, Timestamp};
 use portcullis_translog::{NoteSigner, NoteVerifier};
 
+pub use evidence::{EvidenceDocument, EvidenceStore};
 pub use log::{LogReader, StoredCheckpoint};
 pub use sqlite::SqliteStore;
 

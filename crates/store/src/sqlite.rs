@@ -31,6 +31,15 @@ const MIGRATIONS: &[&str] = &[
         note      TEXT    NOT NULL,
         signed_at INTEGER NOT NULL
     ) STRICT;",
+    // 3: evidence documents, content-addressed. Events cite a document by its digest; the
+    // document itself is never in the log (its disclosure level decides who may read it).
+    "CREATE TABLE evidence (
+        sha256      TEXT    PRIMARY KEY,
+        media_type  TEXT    NOT NULL,
+        bytes       BLOB    NOT NULL,
+        uploaded_at INTEGER NOT NULL,
+        uploaded_by TEXT    NOT NULL
+    ) STRICT;",
 ];
 
 /// Events in one SQLite file.

@@ -182,6 +182,8 @@ pub struct StageChange {
     pub reason: String,
     /// Who.
     pub actor: Actor,
+    /// How the model was cleared, when it left review.
+    pub clearance: Option<crate::procedure::Clearance>,
 }
 
 /// A model.
@@ -560,7 +562,7 @@ impl State {
                 let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
                 Arc::make_mut(entry).upstream = upstream.clone();
             }
-            Event::StageChanged { model, from, to, reason, review_ends_at, .. } => {
+            Event::StageChanged { model, from, to, reason, review_ends_at, clearance } => {
                 let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
                 let updated = Arc::make_mut(entry);
                 if let Some(ends_at) = review_ends_at {
@@ -573,6 +575,7 @@ impl State {
                     to: *to,
                     reason: reason.clone(),
                     actor: record.actor.clone(),
+                    clearance: clearance.clone(),
                 });
             }
             Event::CriteriaPublished { model, version, content_hash, text, policies } => {

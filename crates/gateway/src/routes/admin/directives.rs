@@ -4,30 +4,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use portcullis_core::state::Directive;
-use portcullis_core::{Command, DirectiveId, DirectiveScope, Evidence, ModelName, Timestamp};
+use portcullis_core::{Command, DirectiveId, DirectiveScope, ModelName, Timestamp};
 use serde::Deserialize;
 
 use crate::app::{ApiJson, AppState};
 use crate::error::ApiError;
+use crate::routes::admin::evidence::{EvidenceList, check_uploaded, evidence_json};
 use crate::routes::admin::{last_seq, parse_id, parse_time, submit};
-
-/// Evidence as sent by clients.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, tag = "disclosure", rename_all = "snake_case")]
-pub enum EvidenceBody {
-    /// Disclosed by digest.
-    Disclosed {
-        /// What it is.
-        description: String,
-        /// SHA-256, lowercase hex.
-        sha256: String,
-    },
-    /// Withheld with a reason.
-    Withheld {
-        /// Why.
-        reason: String,
-    },
-}
 
 /// Body of `POST /admin/v1/directives`.
 #[derive(Deserialize)]
@@ -47,7 +30,8 @@ pub struct IssueDirective {
     expires_at: Option<String>,
     #[serde(default)]
     emergency_justification: Option<String>,
-    evidence: EvidenceBody,
+    /// One evidence citation or a list.
+    evidence: EvidenceList,
 }
 
 /// `POST /admin/v1/directives` (authority).
@@ -64,10 +48,8 @@ pub async fn issue(
             body.models.iter().map(|m| parse_id("models", ModelName::parse, m)).collect::<Result<Vec<_>, _>>()?;
         DirectiveScope::Models { models }
     };
-    let evidence = match body.evidence {
-        EvidenceBody::Disclosed { description, sha256 } => Evidence::Disclosed { description, sha256 },
-        EvidenceBody::Withheld { reason } => Evidence::Withheld { reason },
-    };
+    let evidence = body.evidence.into_evidence()?;
+    check_uploaded(&app, &evidence).await?;
     let command = Command::IssueDirective {
         directive: directive.clone(),
         legal_basis: body.legal_basis,
@@ -144,12 +126,18 @@ fn directive_json(d: &Directive, now: Timestamp) -> serde_json::Value {
             serde_json::json!(models.iter().map(ModelName::as_str).collect::<Vec<_>>())
         }
     };
-    let evidence = match &d.evidence {
-        Evidence::Disclosed { description, sha256 } => {
-            serde_json::json!({ "disclosure": "disclosed", "description": description, "sha256": sha256 })
-        }
-        Evidence::Withheld { reason } => serde_json::json!({ "disclosure": "withheld", "reason": reason }),
-    };
+    let evidence: Vec<serde_json::Value> = d.evidence.iter().map(evidence_json).collect();
+    let exemptions: Vec<serde_json::Value> = d
+        .exemptions
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "customer": e.customer.as_str(),
+                "until": e.until.map(Timestamp::to_rfc3339),
+                "appeal": e.appeal.as_str(),
+            })
+        })
+        .collect();
     let notice_seconds = d.notice_millis() / 1000;
     serde_json::json!({
         "id": d.id.as_str(),
@@ -167,6 +155,7 @@ fn directive_json(d: &Directive, now: Timestamp) -> serde_json::Value {
         "emergency": notice_seconds <= 0,
         "emergency_justification": d.emergency_justification,
         "evidence": evidence,
+        "exemptions": exemptions,
         "status": status,
         "log_index": d.issued_seq.saturating_sub(1),
         "lifted": d.lifted.as_ref().map(|(at, reason)| serde_json::json!({ "at": at.to_rfc3339(), "reason": reason })),

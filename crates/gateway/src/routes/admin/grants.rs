@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use portcullis_core::{Command, CustomerId, ModelName};
+use portcullis_core::{Command, CustomerId, DirectiveId, ModelName};
 use serde::Deserialize;
 
 use crate::app::{ApiJson, AppState};
@@ -48,9 +48,12 @@ pub struct RevokeBody {
     customer: String,
     model: String,
     reason: String,
-    /// RFC 3339; absent means now.
+    /// RFC 3339; absent means at the end of the model's notice period.
     #[serde(default)]
     effective_at: Option<String>,
+    /// A directive in force that requires a shorter notice.
+    #[serde(default)]
+    directive: Option<String>,
 }
 
 /// `POST /admin/v1/grants/revoke`.
@@ -64,6 +67,7 @@ pub async fn revoke(
         model: parse_id("model", ModelName::parse, &body.model)?,
         effective_at: parse_time("effective_at", body.effective_at.as_deref())?,
         reason: body.reason,
+        directive: body.directive.as_deref().map(|d| parse_id("directive", DirectiveId::parse, d)).transpose()?,
     };
     let records = submit(&app, &headers, command).await?;
     Ok(Json(serde_json::json!({ "customer": body.customer, "model": body.model, "event_seq": last_seq(&records) })))

@@ -3,13 +3,18 @@
 //! Every write goes through [`submit`]: authenticate the caller into an actor, hand the command
 //! to the core (which checks the role), wait until the events are durable, answer.
 
+mod appeals;
+mod applications;
 mod authorities;
 mod customers;
 mod directives;
 mod events;
+pub(crate) mod evidence;
 mod grants;
 mod models;
+mod notices;
 mod openapi;
+pub(crate) mod review;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -42,6 +47,20 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/models/{model}/upstream", put(models::set_upstream))
         .route("/admin/v1/models/{model}/stage", post(models::change_stage))
         .route("/admin/v1/models/{model}/criteria", post(models::publish_criteria).get(models::get_criteria))
+        .route("/admin/v1/models/{model}/procedure", put(review::set_procedure))
+        .route("/admin/v1/models/{model}/review", post(review::record_position))
+        .route("/admin/v1/applications", post(applications::submit_application).get(applications::list))
+        .route("/admin/v1/applications/{application}", get(applications::get_one))
+        .route("/admin/v1/applications/{application}/review", post(applications::start_review))
+        .route("/admin/v1/applications/{application}/info-request", post(applications::request_info))
+        .route("/admin/v1/applications/{application}/amend", post(applications::amend))
+        .route("/admin/v1/applications/{application}/signoffs", post(applications::sign_off))
+        .route("/admin/v1/applications/{application}/withdraw", post(applications::withdraw))
+        .route("/admin/v1/appeals", post(appeals::file).get(appeals::list))
+        .route("/admin/v1/appeals/{appeal}", get(appeals::get_one))
+        .route("/admin/v1/appeals/{appeal}/decision", post(appeals::decide))
+        .route("/admin/v1/notices", get(notices::list))
+        .route("/admin/v1/queue", get(notices::queue))
         .route("/admin/v1/grants", post(grants::grant))
         .route("/admin/v1/grants/revoke", post(grants::revoke))
         .route("/admin/v1/directives", post(directives::issue).get(directives::list))
@@ -52,6 +71,12 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/events/{seq}/receipt", get(events::receipt))
         .route("/admin/v1/log", get(events::log_info))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
+        // Documents are bigger than commands: their own limit, outside the one above.
+        .route(
+            "/admin/v1/evidence",
+            post(evidence::upload).layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES)),
+        )
+        .route("/admin/v1/evidence/{sha256}", get(evidence::get_one))
 }
 
 /// Authenticates the caller of an admin route.

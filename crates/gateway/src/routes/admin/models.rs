@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use portcullis_core::procedure::Clearance;
 use portcullis_core::state::Model;
 use portcullis_core::{Command, ModelName, StageTarget, Timestamp, Upstream};
 use serde::Deserialize;
@@ -203,6 +204,16 @@ fn model_json(model: &Model, now: Timestamp) -> serde_json::Value {
                 "to": c.to.name(),
                 "reason": c.reason,
                 "by": c.actor.describe(),
+                "clearance": c.clearance.as_ref().map(|cl| match cl {
+                    Clearance::Cleared { authorities } => serde_json::json!({
+                        "kind": "cleared",
+                        "authorities": authorities.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                    }),
+                    Clearance::DeemedCleared { clock_ended_at } => serde_json::json!({
+                        "kind": "deemed_cleared",
+                        "clock_ended_at": clock_ended_at.to_rfc3339(),
+                    }),
+                }),
             })
         })
         .collect();
@@ -219,5 +230,7 @@ fn model_json(model: &Model, now: Timestamp) -> serde_json::Value {
         "criteria": model.criteria.as_ref().map(|c| serde_json::json!({ "version": c.version, "content_hash": c.content_hash })),
         "stage_history": history,
         "directives": directives,
+        "procedure": crate::routes::admin::review::procedure_json(&model.procedure),
+        "review": model.review.as_ref().map(|clock| crate::routes::admin::review::review_json(model, clock, now)),
     })
 }
