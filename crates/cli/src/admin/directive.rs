@@ -66,15 +66,15 @@ pub struct IssueArgs {
     #[arg(
         long,
         value_name = "REASON",
-        conflicts_with_all = ["evidence_sha256", "evidence_description"],
+        conflicts_with = "evidence_sha256",
         required_unless_present = "evidence_sha256"
     )]
     evidence_withheld: Option<String>,
     /// Disclose the evidence by the SHA-256 of the document (64 lowercase hex digits).
     #[arg(long, value_name = "HEX", requires = "evidence_description")]
     evidence_sha256: Option<String>,
-    /// What the disclosed evidence is.
-    #[arg(long, value_name = "DESCRIPTION", requires = "evidence_sha256")]
+    /// What the evidence is (withheld or disclosed).
+    #[arg(long, value_name = "DESCRIPTION")]
     evidence_description: Option<String>,
 }
 
@@ -89,9 +89,13 @@ pub async fn run(client: &Client, command: DirectiveCommand) -> anyhow::Result<V
         DirectiveCommand::Issue(args) => {
             let policies = read_policies(&args.policies_file)?;
             let evidence = match (args.evidence_withheld, args.evidence_sha256, args.evidence_description) {
-                (Some(reason), _, _) => json!({ "disclosure": "withheld", "reason": reason }),
+                (Some(reason), _, description) => json!({
+                    "description": description.unwrap_or_else(|| "evidence relied on".to_owned()),
+                    "disclosure": "withheld",
+                    "reason": reason,
+                }),
                 (None, Some(sha256), Some(description)) => {
-                    json!({ "disclosure": "disclosed", "sha256": sha256, "description": description })
+                    json!({ "disclosure": "public", "sha256": sha256, "description": description })
                 }
                 // clap's `required_unless_present` and `requires` rule this out; say so plainly
                 // rather than send a body the gateway would refuse anyway.

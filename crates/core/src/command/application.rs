@@ -15,7 +15,12 @@ use crate::procedure::after_days;
 use crate::stage::Stage;
 use crate::state::State;
 
-pub(super) fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) -> Result<Vec<Event>, CommandError> {
+pub(super) fn handle(
+    state: &State,
+    actor: &Actor,
+    command: Command,
+    now: Timestamp,
+) -> Result<Vec<Event>, CommandError> {
     match command {
         Command::SubmitApplication { application, customer, model, purpose } => {
             if state.application(application.as_str()).is_some() {
@@ -42,10 +47,14 @@ pub(super) fn handle(state: &State, actor: &Actor, command: Command, now: Timest
                     open.id
                 )));
             }
-            if applicant.grants.get(&model).is_some_and(|g| {
-                g.revoked_at.is_none_or(|at| at > now) && g.expires_at.is_none_or(|at| at > now)
-            }) {
-                return Err(CommandError::Invalid(format!("customer `{customer}` already holds a grant for `{model}`")));
+            if applicant
+                .grants
+                .get(&model)
+                .is_some_and(|g| g.revoked_at.is_none_or(|at| at > now) && g.expires_at.is_none_or(|at| at > now))
+            {
+                return Err(CommandError::Invalid(format!(
+                    "customer `{customer}` already holds a grant for `{model}`"
+                )));
             }
             check_text("purpose", &purpose)?;
             let due_at = after_days(now, target.procedure.decision_days);
@@ -138,12 +147,19 @@ pub(super) fn handle(state: &State, actor: &Actor, command: Command, now: Timest
                 evidence,
                 grant_expires_at,
             }];
-            let (mut approvals, mut denials) = existing.tally();
+            let quorum = &model.procedure.signoff;
+            // Only sign-offs by authorities in the sign-off set *now* count: the provider may change
+            // the procedure while an application is open, and a sign-off by an authority that has
+            // left the set must neither approve (it is not one of the model's sign-off authorities)
+            // nor deny (it would lower `n - denials` for the authorities that remain).
+            let counted: Vec<&crate::application::SignOff> =
+                existing.signoffs.iter().filter(|s| quorum.includes(&s.authority)).collect();
+            let mut approvals = counted.iter().filter(|s| s.verdict == Verdict::Approve).count();
+            let mut denials = counted.len() - approvals;
             match verdict {
                 Verdict::Approve => approvals += 1,
                 Verdict::Deny => denials += 1,
             }
-            let quorum = &model.procedure.signoff;
             let outcome = if quorum.reached(approvals) {
                 Some(Verdict::Approve)
             } else if quorum.unreachable(denials) {
@@ -154,7 +170,7 @@ pub(super) fn handle(state: &State, actor: &Actor, command: Command, now: Timest
             let Some(outcome) = outcome else { return Ok(events) };
             // The decision cites every clause the round's sign-offs cited, in order.
             let mut cited: Vec<String> = Vec::new();
-            let round = existing.signoffs.iter().map(|s| (&s.clauses, s.grant_expires_at, s.verdict));
+            let round = counted.iter().map(|s| (&s.clauses, s.grant_expires_at, s.verdict));
             let this = events.iter().filter_map(|e| match e {
                 Event::ApplicationSignedOff { clauses, grant_expires_at, verdict, .. } => {
                     Some((clauses, *grant_expires_at, *verdict))

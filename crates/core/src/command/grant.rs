@@ -29,11 +29,12 @@ pub(super) fn revoke(
     check_text("reason", &reason)?;
     let earliest = after_days(now, procedure.revocation_notice_days);
     if let Some(id) = &directive {
-        let cited = state.directive(id.as_str()).ok_or_else(|| CommandError::NotFound {
-            what: "directive",
-            id: id.to_string(),
-        })?;
-        if cited.lifted.is_some() || cited.expires_at.is_some_and(|end| end <= now) || !cited.applies_to(model) {
+        let cited = state
+            .directive(id.as_str())
+            .ok_or_else(|| CommandError::NotFound { what: "directive", id: id.to_string() })?;
+        // `in_force` rather than "not lifted, not expired": a directive issued with a notice period
+        // is not yet in force, and citing it must not cut access before the directive itself does.
+        if !cited.in_force(now) || !cited.applies_to(model) {
             return Err(CommandError::Invalid(format!(
                 "directive `{id}` is not in force for `{model}` and cannot shorten the notice period"
             )));
@@ -56,19 +57,13 @@ pub(super) fn revoke(
     };
     let appeal_by = after_days(now, procedure.appeal_window_days);
     let text = match &directive {
-        Some(id) => format!(
-            "your grant for `{model}` is revoked from {effective_at}, as directive `{id}` requires: {reason}"
-        ),
+        Some(id) => {
+            format!("your grant for `{model}` is revoked from {effective_at}, as directive `{id}` requires: {reason}")
+        }
         None => format!("your grant for `{model}` is revoked from {effective_at}: {reason}"),
     };
     Ok(vec![
-        Event::GrantRevoked {
-            customer: customer.clone(),
-            model: model.clone(),
-            effective_at,
-            reason,
-            directive,
-        },
+        Event::GrantRevoked { customer: customer.clone(), model: model.clone(), effective_at, reason, directive },
         Event::NoticeSent {
             recipients: vec![customer.clone()],
             public: false,

@@ -21,7 +21,7 @@ async fn refusals_are_clear_and_change_nothing() {
     let directive = json!({
         "id": "EC-2", "legal_basis": "x", "description": "x", "models": ["frontier"],
         "policies": "forbid (principal, action, resource);",
-        "evidence": { "disclosure": "withheld", "reason": "x" },
+        "evidence": { "description": "assessment", "disclosure": "withheld", "reason": "x" },
     });
     let cases: Vec<(Method, &str, &str, Option<Value>, u16, &str, &str)> = vec![
         (

@@ -225,12 +225,32 @@ impl TestApp {
                 json!({ "text": "KYC verified", "policies": CRITERIA }),
             )
             .await;
+            let (status, body) = self
+                .admin(
+                    reqwest::Method::PUT,
+                    &format!("/admin/v1/models/{model}/procedure"),
+                    &self.provider_token,
+                    Some(json!({ "signoff_authorities": ["bis"] })),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
             for stage in stages {
                 self.provider_post(
                     &format!("/admin/v1/models/{model}/stage"),
                     json!({ "to": stage, "reason": "plan" }),
                 )
                 .await;
+                if stage == "review" {
+                    let (status, body) = self
+                        .admin(
+                            reqwest::Method::POST,
+                            &format!("/admin/v1/models/{model}/review"),
+                            &official_token,
+                            Some(json!({ "verdict": "clear", "reasons": "evaluation reviewed" })),
+                        )
+                        .await;
+                    assert_eq!(status, 200, "{body}");
+                }
             }
         }
         let (status, body) = self
@@ -254,7 +274,7 @@ impl TestApp {
                     "models": ["frontier"],
                     "policies": DIRECTIVE,
                     "emergency_justification": "same-day order",
-                    "evidence": { "disclosure": "withheld", "reason": "classified" },
+                    "evidence": { "description": "assessment", "disclosure": "withheld", "reason": "classified" },
                 })),
             )
             .await;

@@ -89,7 +89,8 @@ async fn changes_take_effect_on_the_next_request() {
             Method::POST,
             "/admin/v1/grants/revoke",
             &story.official_token,
-            Some(json!({ "customer": "acme", "model": "frontier", "reason": "breach of terms" })),
+            // Immediate effect needs a directive that requires it; otherwise the notice period applies.
+            Some(json!({ "customer": "acme", "model": "frontier", "reason": "breach of terms", "directive": "EC-1" })),
         )
         .await;
     assert_eq!(status, 200);

@@ -1,0 +1,182 @@
+//! Data-driven tests of the governance process (issue #4 "Proven"): the review clock, the
+//! application machine driven through commands, the sign-off quorum (no self-approval), the
+//! revocation notice period, appeals and their relief, blanket directives, and replay.
+//!
+//! Every clock is driven by the `now` each command is handled at: nothing sleeps, nothing reads
+//! the wall clock. Tables render outcomes as short strings (`day` offsets from `T0`, event
+//! summaries, `kind: message` errors) so each row reads as one line of the process.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::type_complexity,
+    reason = "test code: a panic is a test failure with a message"
+)]
+
+// The root of a test crate resolves `mod x;` beside itself, where Cargo would build `x.rs` as a
+// test of its own; the tables live in `process/` instead, one file per area.
+#[path = "process/appeals.rs"]
+mod appeals;
+#[path = "process/applications.rs"]
+mod applications;
+#[path = "process/quorum.rs"]
+mod quorum;
+#[path = "process/revocations.rs"]
+mod revocations;
+#[path = "process/stages.rs"]
+mod stages;
+#[path = "process/world.rs"]
+mod world;
+
+use portcullis_core::appeal::{AppealOutcome, AppealSubject};
+use portcullis_core::application::Verdict;
+use portcullis_core::*;
+
+use crate::world::*;
+
+// ---------------------------------------------------------------------------------------------
+// 9. A directive must narrow access.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn blanket_directives_are_refused() {
+    let base = story();
+    let blanket = "a directive must narrow access: add a `when` or `unless` condition on attributes or name the \
+                   customers; to stop a model for everyone, suspend it instead";
+    let rows: &[(&str, String)] = &[
+        ("forbid(principal, action, resource);", format!("policy: invalid policy: line 1, column 1: {blanket}")),
+        (
+            "@id(\"all\")\nforbid(principal, action, resource);",
+            format!("policy: invalid policy: line 2, column 1: {blanket}"),
+        ),
+        (
+            "forbid(principal, action, resource)\nwhen { principal has sector && principal.sector == \"defense\" };\n\
+             forbid(principal, action == Action::\"invoke\", resource == Model::\"frontier\");",
+            format!("policy: invalid policy: line 3, column 1: {blanket}"),
+        ),
+        (
+            "forbid(principal == Customer::\"acme\", action, resource);",
+            "directive_issued; public notice effective=d3 appeal_by=d33".to_owned(),
+        ),
+        (
+            "forbid(principal, action, resource) when { principal has sector && principal.sector == \"defense\" };",
+            "directive_issued; public notice effective=d3 appeal_by=d33".to_owned(),
+        ),
+        (
+            "forbid(principal, action, resource) unless { context has end_user };",
+            "directive_issued; public notice effective=d3 appeal_by=d33".to_owned(),
+        ),
+        // FIXME: a condition that is always true narrows nothing, yet passes the blanket check
+        // (it only looks for the presence of a condition); `policy.rs` would need to fold constants.
+        (
+            "forbid(principal, action, resource) when { true };",
+            "directive_issued; public notice effective=d3 appeal_by=d33".to_owned(),
+        ),
+    ];
+    for (policies, expect) in rows {
+        let mut w = base.clone();
+        let got = w
+            .try_run("ncsc/c.lee", directive("EC-X", &["frontier"], policies, None), NOW)
+            .map_or_else(|err| error(&err), |events| summary(&events));
+        assert_eq!(got, *expect, "{policies}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Replay: the stored events rebuild the same process state.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn replay_rebuilds_the_process() {
+    let mut w = story();
+    // Approved, denied then reversed on appeal, amended then withdrawn, revoked with notice,
+    // a directive with an exemption.
+    approve(&mut w, "app-1", "globex", T1);
+    deny(&mut w, "app-2", "acme", T1);
+    w.run("acme", file("ap-1", "acme", denial("app-2")), NOW);
+    w.run("bis/r.roe", decide_appeal("ap-1", AppealOutcome::Reversed, None), at(4));
+    w.run("initech", submit("app-3", "initech"), at(4));
+    w.run("ncsc/c.lee", start("app-3"), at(4));
+    w.run("ncsc/c.lee", request_info("app-3"), at(5));
+    w.run("initech", amend("app-3", "now with end users named"), at(6));
+    w.run("initech", withdraw("app-3"), at(7));
+    w.run(
+        "aisi/a.smith",
+        Command::RevokeGrant {
+            customer: CustomerId::parse("globex").unwrap(),
+            model: model("frontier"),
+            effective_at: None,
+            reason: "terms breached".to_owned(),
+            directive: None,
+        },
+        at(8),
+    );
+    let defense =
+        r#"forbid(principal, action, resource) when { principal has sector && principal.sector == "defense" };"#;
+    w.run("ncsc/c.lee", directive("EC-DEF", &["frontier"], defense, None), at(9));
+    w.run(
+        "acme",
+        file("ap-2", "acme", AppealSubject::Directive { directive: DirectiveId::parse("EC-DEF").unwrap() }),
+        at(9),
+    );
+    w.run("ncsc/d.kim", decide_appeal("ap-2", AppealOutcome::Modified, Some(at(30))), at(10));
+
+    // Through the stored encoding, into a fresh state.
+    let mut replayed = World::new().state;
+    for record in &w.log {
+        let stored = EventRecord::from_stored_json(&record.to_stored_json().unwrap()).unwrap();
+        assert_eq!(stored, *record);
+        replayed.apply(&stored).unwrap();
+    }
+    assert_eq!(replayed.last_seq, w.state.last_seq);
+    let applications = |s: &State| s.applications().map(|a| (**a).clone()).collect::<Vec<_>>();
+    let appeals = |s: &State| s.appeals().map(|a| (**a).clone()).collect::<Vec<_>>();
+    let notices = |s: &State| s.notices().map(|n| (**n).clone()).collect::<Vec<_>>();
+    assert_eq!(applications(&replayed), applications(&w.state));
+    assert_eq!(appeals(&replayed), appeals(&w.state));
+    assert_eq!(notices(&replayed), notices(&w.state));
+    let statuses: Vec<&str> = w.state.applications().map(|a| a.status.name()).collect();
+    assert_eq!(statuses, ["approved", "approved", "withdrawn"]);
+    let frontier = |s: &State| {
+        let m = s.model("frontier").unwrap().clone();
+        (m.procedure.clone(), m.review.clone(), m.stage)
+    };
+    assert_eq!(frontier(&replayed), frontier(&w.state));
+    for customer in ["acme", "globex", "initech"] {
+        assert_eq!(replayed.customer(customer).unwrap().grants, w.state.customer(customer).unwrap().grants);
+        let exemptions = |s: &State| s.directive("EC-DEF").unwrap().exemptions.clone();
+        assert_eq!(exemptions(&replayed), exemptions(&w.state));
+        for now in [at(10), at(23), at(30)] {
+            assert_eq!(
+                access(&Snapshot::new(replayed.clone()), customer, now),
+                w.access(customer, now),
+                "{customer} at {}",
+                day(now)
+            );
+        }
+    }
+    // A stored event the application machine does not allow is refused on replay, naming why.
+    let record = EventRecord {
+        seq: replayed.last_seq + 1,
+        at: at(11),
+        actor: actor("bis/j.doe"),
+        event: Event::ApplicationSignedOff {
+            application: application("app-3"),
+            verdict: Verdict::Approve,
+            reasons: "late".to_owned(),
+            clauses: vec!["kyc-verified".to_owned()],
+            evidence: Vec::new(),
+            grant_expires_at: None,
+        },
+    };
+    assert_eq!(
+        replayed.apply(&record).unwrap_err().to_string(),
+        format!(
+            "event {} (`application_signed_off`) does not apply to the state: \
+             an application that is `withdrawn` cannot be signed off",
+            record.seq
+        )
+    );
+}
