@@ -212,6 +212,17 @@ impl World {
                     policies: CRITERIA.to_owned(),
                 },
             );
+            // A zero-day review clock: the bench measures decisions, not the review process.
+            world.run(
+                &p,
+                Command::SetProcedure {
+                    model: model.clone(),
+                    procedure: portcullis_core::procedure::Procedure {
+                        review_days: 0,
+                        ..portcullis_core::procedure::Procedure::default()
+                    },
+                },
+            );
             for stage in ["review", "preview"] {
                 let target = StageTarget::parse(stage).unwrap();
                 world.run(&p, Command::ChangeStage { model: model.clone(), target, reason: "release plan".to_owned() });
@@ -278,7 +289,7 @@ impl World {
                 record(&provider, Event::KeyIssued { key_id, customer: customer.clone(), label, key_hash });
                 if i % 10 != NO_GRANT_DIGIT {
                     let (model, reason) = (model_name(0), "approved".to_owned());
-                    record(&official, Event::GrantIssued { customer, model, expires_at: None, reason });
+                    record(&official, Event::GrantIssued { customer, model, expires_at: None, reason, application: None, appeal: None });
                 }
             }
             let started = Instant::now();
@@ -576,7 +587,7 @@ fn bench_one_more_event(world: &World, rng: &mut Rng) -> Vec<(&'static str, Late
     let grant = run(2000, &mut |rng| {
         let customer = customer_id(rng.next() % n);
         let event =
-            Event::GrantIssued { customer, model: model_name(1), expires_at: None, reason: "approved".to_owned() };
+            Event::GrantIssued { customer, model: model_name(1), expires_at: None, reason: "approved".to_owned(), application: None, appeal: None };
         (official(), event)
     });
     let created = run(2000, &mut |rng| {

@@ -5,6 +5,16 @@
 //! Every clock is driven by the `now` each command is handled at: nothing sleeps, nothing reads
 //! the wall clock. Tables render outcomes as short strings (`day` offsets from `T0`, event
 //! summaries, `kind: message` errors) so each row reads as one line of the process.
+//!
+//! # Layout
+//!
+//! - `process/world.rs`: the `World` (handle, apply, log), renderers, command builders, the story.
+//! - `process/stages.rs`: the review clock and clearance, review positions, stage notices, procedures.
+//! - `process/applications.rs`: the happy path, submissions, amendments, every transition.
+//! - `process/quorum.rs`: the sign-off quorum and the no-self-approval rules.
+//! - `process/revocations.rs`: the revocation notice period and directives that shorten it.
+//! - `process/appeals.rs`: filing, deciding, and the relief of each outcome.
+//! - here: blanket directives, and replay of the whole story.
 
 #![allow(
     clippy::unwrap_used,
@@ -37,7 +47,7 @@ use portcullis_core::*;
 use crate::world::*;
 
 // ---------------------------------------------------------------------------------------------
-// 9. A directive must narrow access.
+// A directive must narrow access.
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -85,7 +95,7 @@ fn blanket_directives_are_refused() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 10. Replay: the stored events rebuild the same process state.
+// Replay: the stored events rebuild the same process state.
 // ---------------------------------------------------------------------------------------------
 
 #[test]

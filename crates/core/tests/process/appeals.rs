@@ -7,7 +7,7 @@ use portcullis_core::*;
 use crate::world::*;
 
 // ---------------------------------------------------------------------------------------------
-// 8. Appeals: the window, who decides, and the relief.
+// Appeals: the window, who decides, and the relief.
 // ---------------------------------------------------------------------------------------------
 
 /// acme's `app-1` denied on day 3 by bis (j.doe) and aisi (a.smith): appeal by day 33, decided by

@@ -7,7 +7,7 @@ use portcullis_core::*;
 use crate::world::*;
 
 // ---------------------------------------------------------------------------------------------
-// 3. Applications: the happy path, submissions.
+// Applications: the happy path, submissions.
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -88,55 +88,84 @@ fn submission_table() {
     let draft = draft_world(Some(quorum(2)));
     let mut unset = draft_world(None);
     unset.run("provider", change_stage(StageTarget::Review), T0);
-    let cases: Vec<(World, &str, &str, &str, &str)> = vec![
-        (base.clone(), "initech", "app-3", "initech", "application_submitted"),
-        (base.clone(), "initech", "app-1", "initech", "already_exists: application `app-1` already exists"),
+    // A grant under notice of revocation is still held; once the revocation takes effect, the
+    // customer may apply again.
+    let mut revoked = base.clone();
+    revoked.run(
+        "bis/j.doe",
+        Command::RevokeGrant {
+            customer: CustomerId::parse("acme").unwrap(),
+            model: model("frontier"),
+            effective_at: None,
+            reason: "terms breached".to_owned(),
+            directive: None,
+        },
+        NOW,
+    );
+    let rows: &[(&World, &str, &str, &str, Timestamp, &str)] = &[
+        (&base, "initech", "app-3", "initech", T1, "application_submitted"),
+        (&base, "initech", "app-1", "initech", T1, "already_exists: application `app-1` already exists"),
         (
-            base.clone(),
+            &base,
             "globex",
             "app-3",
             "globex",
+            T1,
             "invalid: customer `globex` already has an open application `app-2` for `frontier`",
         ),
-        (base.clone(), "acme", "app-3", "acme", "invalid: customer `acme` already holds a grant for `frontier`"),
-        (base.clone(), "acme", "app-3", "initech", "forbidden: customer acme may not apply on behalf of this customer"),
+        (&base, "acme", "app-3", "acme", T1, "invalid: customer `acme` already holds a grant for `frontier`"),
         (
-            base.clone(),
+            &revoked,
+            "acme",
+            "app-3",
+            "acme",
+            at(17).plus_millis(-1),
+            "invalid: customer `acme` already holds a grant for `frontier`",
+        ),
+        (&revoked, "acme", "app-3", "acme", at(17), "application_submitted"),
+        (&base, "acme", "app-3", "initech", T1, "forbidden: customer acme may not apply on behalf of this customer"),
+        (
+            &base,
             "bis/j.doe",
             "app-3",
             "initech",
+            T1,
             "forbidden: authority bis (j.doe) may not apply on behalf of this customer",
         ),
         (
-            base.clone(),
+            &base,
             "provider",
             "app-3",
             "initech",
+            T1,
             "forbidden: provider (ops) may not apply on behalf of this customer",
         ),
         (
-            draft.clone(),
+            &draft,
             "acme",
             "app-3",
             "acme",
+            T1,
             "invalid: model `frontier` is `draft`; applications are taken for models in `review` or `preview`",
         ),
         (
-            unset.clone(),
+            &unset,
             "acme",
             "app-3",
             "acme",
+            T1,
             "invalid: model `frontier` names no sign-off authorities yet; the provider must set its procedure first",
         ),
     ];
-    for (mut w, who, app, customer, expect) in cases {
-        let got = w.try_run(who, submit(app, customer), T1).map_or_else(|err| error(&err), |events| summary(&events));
-        assert_eq!(got, expect, "{who} submits {app} for {customer}");
+    for (world, who, app, customer, now, expect) in rows {
+        let mut w = (*world).clone();
+        let got = w.try_run(who, submit(app, customer), *now).map_or_else(|err| error(&err), |events| summary(&events));
+        assert_eq!(got, *expect, "{who} submits {app} for {customer} at {}", day(*now));
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. Amendments start a new round; a request for information pauses the decision clock.
+// Amendments start a new round; a request for information pauses the decision clock.
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -201,7 +230,7 @@ fn amendment_resets_signoffs_and_pauses_the_clock() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6. Every application transition, through commands.
+// Every application transition, through commands.
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug)]

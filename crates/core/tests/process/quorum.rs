@@ -8,7 +8,7 @@ use portcullis_core::*;
 use crate::world::*;
 
 // ---------------------------------------------------------------------------------------------
-// 4. The quorum: k of n distinct authorities, one official counts once, no outsiders.
+// The quorum: k of n distinct authorities, one official counts once, no outsiders.
 // ---------------------------------------------------------------------------------------------
 
 /// `app-1` by acme under review with a quorum of `required` of (bis, aisi, ncsc); `prior`

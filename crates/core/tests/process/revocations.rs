@@ -6,7 +6,7 @@ use portcullis_core::*;
 use crate::world::*;
 
 // ---------------------------------------------------------------------------------------------
-// 7. Revocation: the notice period, shortened only by a directive in force for the model.
+// Revocation: the notice period, shortened only by a directive in force for the model.
 // ---------------------------------------------------------------------------------------------
 
 /// acme approved for `frontier` at T1; directives on `frontier` (in force, lifted, not yet in

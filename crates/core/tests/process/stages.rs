@@ -6,7 +6,7 @@ use portcullis_core::*;
 use crate::world::*;
 
 // ---------------------------------------------------------------------------------------------
-// 1-2. Stages: the review clock, clearance, notices, procedures.
+// Stages: the review clock, clearance, notices, procedures.
 // ---------------------------------------------------------------------------------------------
 
 /// Enters review at T0 with `review_days` (default 30 when `None`), records `positions` at their

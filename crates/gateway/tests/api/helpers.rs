@@ -1,6 +1,7 @@
 //! Starts the real gateway on port 0 with a fresh SQLite file and a mock upstream.
 
-use std::sync::Once;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Once};
 
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
@@ -14,6 +15,26 @@ use tokio::sync::oneshot;
 use crate::mock_upstream::MockUpstream;
 
 static TRACING: Once = Once::new();
+
+/// The system clock plus an offset the test moves forward: deadlines and review clocks are
+/// tested by advancing time, never by sleeping.
+#[derive(Default)]
+pub struct TestClock {
+    offset_millis: AtomicI64,
+}
+
+impl TestClock {
+    /// Moves the gateway's clock forward.
+    pub fn advance_days(&self, days: i64) {
+        self.offset_millis.fetch_add(days * 86_400_000, Ordering::SeqCst);
+    }
+}
+
+impl portcullis_gateway::engine::Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        portcullis_gateway::engine::SystemClock.now().plus_millis(self.offset_millis.load(Ordering::SeqCst))
+    }
+}
 
 /// The attester the test gateway trusts.
 pub const ATTESTER: &str = "idv-test";
@@ -29,6 +50,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub upstream: MockUpstream,
     pub data_dir: tempfile::TempDir,
+    /// The gateway's clock.
+    pub clock: Arc<TestClock>,
     settings: Settings,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -66,6 +89,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         client: reqwest::Client::new(),
         upstream,
         data_dir,
+        clock: Arc::default(),
         settings,
         stop: None,
         server: None,
@@ -76,7 +100,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 
 impl TestApp {
     async fn start(&mut self) {
-        let application = Application::build(self.settings.clone()).await.unwrap();
+        let application = Application::build_with_clock(self.settings.clone(), self.clock.clone()).await.unwrap();
         self.address = format!("http://{}", application.address());
         let (stop, stopped) = oneshot::channel::<()>();
         self.stop = Some(stop);
@@ -168,6 +192,11 @@ pub fn attestation(nationalities: &[&str], audience: Option<&str>) -> String {
     let now = Timestamp::from_millis(
         i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap(),
     );
+    attestation_at(nationalities, audience, now)
+}
+
+/// An attestation issued at `now` (the gateway's clock, when a test moves it), valid for a day.
+pub fn attestation_at(nationalities: &[&str], audience: Option<&str>, now: Timestamp) -> String {
     let end_user = json!({ "nationalities": nationalities });
     sign(
         &AttestationClaims {

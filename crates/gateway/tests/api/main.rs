@@ -16,6 +16,7 @@ mod helpers;
 mod log;
 mod mock_upstream;
 mod openapi;
+mod process;
 mod ops;
 mod story;
 mod streaming;
