@@ -184,6 +184,18 @@ fn appeal_target(state: &State, customer: &CustomerId, subject: &AppealSubject) 
             if issued.lifted.is_some() {
                 return Err(CommandError::Invalid(format!("directive `{directive}` is lifted; there is nothing to appeal")));
             }
+            // Standing: only a customer the directive can reach may appeal it (one holding a grant
+            // for a model in its scope, or any customer when a model in scope is generally available).
+            let holder = need_customer(state, customer)?;
+            let concerned = state.models().any(|m| {
+                issued.applies_to(&m.name)
+                    && (m.stage == crate::stage::Stage::General || holder.grants.get(&m.name).is_some())
+            });
+            if !concerned {
+                return Err(CommandError::Invalid(format!(
+                    "directive `{directive}` does not reach customer `{customer}` (no grant for a model in its scope)"
+                )));
+            }
             let Actor::Authority { authority, official } = &issued.issued_by else {
                 return Err(CommandError::Invalid(format!("directive `{directive}` has no issuing official")));
             };

@@ -395,7 +395,21 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
         }
         Command::Grant { customer, model, expires_at, reason } => {
             need_customer(state, &customer)?;
-            need_model(state, &model)?;
+            let quorum = &need_model(state, &model)?.procedure.signoff;
+            // A direct grant is a one-authority decision: it may not bypass a larger quorum.
+            if let Actor::Authority { authority, .. } = actor
+                && !quorum.authorities.is_empty()
+                && !(quorum.required == 1 && quorum.includes(authority))
+            {
+                return Err(CommandError::Forbidden {
+                    actor: actor.describe(),
+                    action: format!(
+                        "grant `{model}` directly: access goes through an application signed off by {} of {}",
+                        quorum.required,
+                        quorum.authorities.iter().map(AuthorityId::as_str).collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
             check_text("reason", &reason)?;
             if expires_at.is_some_and(|t| t <= now) {
                 return Err(CommandError::Invalid("expires_at is in the past".to_owned()));

@@ -254,18 +254,17 @@ fn appeal_decision_table() {
 #[test]
 fn directive_appeal_exempts_one_customer_not_its_class() {
     let mut w = story();
-    for customer in ["acme", "globex"] {
-        w.run(
-            "bis/j.doe",
-            Command::Grant {
-                customer: CustomerId::parse(customer).unwrap(),
-                model: model("frontier"),
-                expires_at: None,
-                reason: "approved out of band".to_owned(),
-            },
-            T1,
-        );
-    }
+    approve(&mut w, "app-acme", "acme", T1);
+    approve(&mut w, "app-globex", "globex", T1);
+    // A direct grant may not bypass the 2-of-3 quorum.
+    let direct = Command::Grant {
+        customer: CustomerId::parse("acme").unwrap(),
+        model: model("frontier"),
+        expires_at: None,
+        reason: "out of band".to_owned(),
+    };
+    let refused = w.refuse("bis/j.doe", direct, T1);
+    assert!(refused.contains("goes through an application signed off by 2 of bis, aisi, ncsc"), "{refused}");
     let (acme, globex) = (w.state.customer("acme").unwrap(), w.state.customer("globex").unwrap());
     assert_eq!(acme.class_id, globex.class_id, "acme and globex share an attribute class");
     let defense = r#"@id("no-defense")
@@ -310,7 +309,12 @@ forbid(principal, action, resource) when { principal has sector && principal.sec
         assert_eq!(w.access(customer, *now), *expect, "{customer} at {}", day(*now));
     }
     // The window for appealing a directive is 30 days from its issue.
-    w.run("initech", file("ap-3", "initech", subject()), at(33));
+    // Standing: a customer the directive cannot reach (no grant for a model in its scope) may not appeal it.
+    assert_eq!(
+        w.refuse("initech", file("ap-3", "initech", subject()), at(33)),
+        "invalid: directive `EC-DEF` does not reach customer `initech` (no grant for a model in its scope)"
+    );
+    w.run("globex", file("ap-3", "globex", subject()), at(33));
     assert_eq!(
         w.refuse("acme", file("ap-4", "acme", subject()), at(33).plus_millis(1)),
         "deadline_passed: the deadline to appeal directive `EC-DEF` passed at 2026-12-30T17:20:00Z"
