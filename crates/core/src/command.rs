@@ -4,10 +4,12 @@
 //! `handle` is pure: it reads the state and `now` and returns the events to persist, or a
 //! [`CommandError`] that names the problem. Nothing changes on error.
 
+use crate::attester::{self, NewAttesterKey};
 use crate::error::PolicyError;
 use crate::event::{Actor, DirectiveScope, Event, Evidence, Upstream};
 use crate::ids::{
-    AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+    AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash,
+    Timestamp, TokenId,
 };
 use crate::policy::{CompiledPolicies, PolicyKind};
 use crate::stage::{IllegalTransitionError, StageTarget};
@@ -153,6 +155,32 @@ pub enum Command {
     LiftDirective {
         /// The directive.
         directive: DirectiveId,
+        /// Why (required).
+        reason: String,
+    },
+    /// Trust a new attester of end-user attributes, optionally with its first key. Provider only.
+    RegisterAttester {
+        /// Its id, the `iss` of its tokens; must not be configured in the settings file.
+        attester: AttesterId,
+        /// Its display name.
+        name: String,
+        /// Its first key, if given now.
+        key: Option<NewAttesterKey>,
+    },
+    /// Add a key to an attester registered through the API. Provider only.
+    AddAttesterKey {
+        /// The attester.
+        attester: AttesterId,
+        /// The key.
+        key: NewAttesterKey,
+    },
+    /// Revoke a key of an attester registered through the API; its tokens are `untrusted` from
+    /// the next request on. Provider only.
+    RevokeAttesterKey {
+        /// The attester.
+        attester: AttesterId,
+        /// The key.
+        key_id: AttesterKeyId,
         /// Why (required).
         reason: String,
     },
@@ -391,6 +419,16 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
             check_text("reason", &reason)?;
             Event::DirectiveLifted { directive, reason }
         }
+        Command::RegisterAttester { attester, name, key } => {
+            // Two events (the attester, its first key): returned whole, so both land or neither.
+            return attester::handle_register(state.attester_registry(), attester, name, key, now);
+        }
+        Command::AddAttesterKey { attester, key } => {
+            attester::handle_add_key(state.attester_registry(), attester, key, now)?
+        }
+        Command::RevokeAttesterKey { attester, key_id, reason } => {
+            attester::handle_revoke_key(state.attester_registry(), attester, key_id, reason)?
+        }
     };
     Ok(vec![event])
 }
@@ -445,6 +483,9 @@ fn command_action(command: &Command) -> &'static str {
         Command::RevokeGrant { .. } => "revoke grants",
         Command::IssueDirective { .. } => "issue directives",
         Command::LiftDirective { .. } => "lift directives",
+        Command::RegisterAttester { .. } => "register attesters",
+        Command::AddAttesterKey { .. } => "add attester keys",
+        Command::RevokeAttesterKey { .. } => "revoke attester keys",
     }
 }
 
@@ -470,7 +511,7 @@ fn need_model<'a>(
     state.model(model.as_str()).ok_or_else(|| not_found("model", model))
 }
 
-fn check_text(field: &str, text: &str) -> Result<(), CommandError> {
+pub(crate) fn check_text(field: &str, text: &str) -> Result<(), CommandError> {
     if text.trim().is_empty() {
         return Err(CommandError::Invalid(format!("{field} is required")));
     }

@@ -6,8 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attester::AttesterPublicKey;
 use crate::ids::{
-    AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+    AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash,
+    Timestamp, TokenId,
 };
 use crate::stage::Stage;
 
@@ -242,6 +244,33 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The provider registered an attester of end-user attributes.
+    AttesterRegistered {
+        /// Its id, the `iss` of its tokens.
+        attester: AttesterId,
+        /// Its display name.
+        name: String,
+    },
+    /// A key was added to an attester; tokens it signs are trusted until `not_after`.
+    AttesterKeyAdded {
+        /// The attester.
+        attester: AttesterId,
+        /// The key's id, unique within the attester.
+        key_id: AttesterKeyId,
+        /// The Ed25519 public key (public by nature, so it is logged).
+        public_key: AttesterPublicKey,
+        /// Tokens are refused from this time on, if set.
+        not_after: Option<Timestamp>,
+    },
+    /// An attester's key was revoked; tokens it signed are `untrusted` from then on.
+    AttesterKeyRevoked {
+        /// The attester.
+        attester: AttesterId,
+        /// The key.
+        key_id: AttesterKeyId,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Event {
@@ -262,6 +291,9 @@ impl Event {
             Event::GrantRevoked { .. } => "grant_revoked",
             Event::DirectiveIssued { .. } => "directive_issued",
             Event::DirectiveLifted { .. } => "directive_lifted",
+            Event::AttesterRegistered { .. } => "attester_registered",
+            Event::AttesterKeyAdded { .. } => "attester_key_added",
+            Event::AttesterKeyRevoked { .. } => "attester_key_revoked",
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`stage`]: the release stage machine.
 //! - [`policy`]: the Cedar schema, compiling criteria and directives, evaluation.
 //! - [`attestation`]: end-user attestations (EdDSA JWS), verification.
+//! - [`attester`]: trusted attesters and their keys, from the settings file and the API.
 //! - [`event`]: events and their canonical encoding.
 //! - [`command`]: commands, role checks, validation, producing events.
 //! - [`state`]: the state derived from events.
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod attestation;
+pub mod attester;
 pub mod check;
 pub mod command;
 pub mod decision;
@@ -35,7 +37,8 @@ pub use decision::{Allowed, Decision, Denial, decide};
 pub use error::{InvalidValueError, PolicyDiagnostic, PolicyError, SourceLocation};
 pub use event::{Actor, DirectiveScope, Event, EventRecord, Evidence, Upstream};
 pub use ids::{
-    AttesterId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash, Timestamp, TokenId,
+    AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash,
+    Timestamp, TokenId,
 };
 pub use snapshot::Snapshot;
 pub use stage::{LiveStage, Stage, StageTarget};
