@@ -3,6 +3,7 @@
 //! Every write goes through [`submit`]: authenticate the caller into an actor, hand the command
 //! to the core (which checks the role), wait until the events are durable, answer.
 
+mod attesters;
 mod authorities;
 mod customers;
 mod directives;
@@ -51,6 +52,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/events/{seq}", get(events::get_one))
         .route("/admin/v1/events/{seq}/receipt", get(events::receipt))
         .route("/admin/v1/log", get(events::log_info))
+        .route("/admin/v1/attesters", post(attesters::register).get(attesters::list))
+        .route("/admin/v1/attesters/{attester}/keys", post(attesters::add_key))
+        .route("/admin/v1/attesters/{attester}/keys/{key_id}/revoke", post(attesters::revoke_key))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
 }
 
