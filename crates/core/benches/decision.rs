@@ -173,6 +173,7 @@ impl World {
             id: AttesterId::parse("idv").unwrap(),
             key: attester_key().verifying_key(),
             not_after: None,
+            revoked: false,
         }];
         let mut classes = Vec::new();
         for country in COUNTRIES {

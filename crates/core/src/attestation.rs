@@ -5,7 +5,7 @@
 //!
 //! | claim | meaning |
 //! | --- | --- |
-//! | `iss` | the attester id; its public key must be configured |
+//! | `iss` | the attester id; one of its keys must be trusted ([`crate::attester`]) |
 //! | `sub` | a pseudonymous end-user id (never shown in logs) |
 //! | `aud` | optional: the customer id the token is for; another customer cannot replay it |
 //! | `iat`, `exp` | issued-at and expiry, seconds since the epoch |
@@ -33,7 +33,11 @@ pub const MAX_TOKEN_LEN: usize = 4096;
 /// Allowed clock skew for `iat` in the future, in seconds.
 const IAT_SKEW_SECS: i64 = 300;
 
-/// An attester the gate trusts, with its Ed25519 public key.
+/// One Ed25519 public key of an attester the gate knows; an attester with several keys (during a
+/// rotation, say) appears once per key.
+///
+/// Revoked and expired keys are kept in the list the request path reads: a token they signed is
+/// then reported as `untrusted` rather than `malformed` (see [`crate::attester`]).
 #[derive(Clone, Debug)]
 pub struct TrustedAttester {
     /// The attester id (`iss`).
@@ -42,6 +46,15 @@ pub struct TrustedAttester {
     pub key: VerifyingKey,
     /// Tokens are not accepted from this key at or after this time, if set.
     pub not_after: Option<Timestamp>,
+    /// Revoked: tokens are not accepted from this key at all.
+    pub revoked: bool,
+}
+
+impl TrustedAttester {
+    /// Whether tokens signed with this key are accepted at `now`.
+    pub fn usable_at(&self, now: Timestamp) -> bool {
+        !self.revoked && self.not_after.is_none_or(|not_after| now < not_after)
+    }
 }
 
 /// Why an attestation did not yield attributes.
@@ -85,6 +98,9 @@ pub struct VerifiedAttestation {
     pub expires_at: Timestamp,
     /// `iat` as a timestamp.
     pub issued_at: Timestamp,
+    /// The signing key's `not_after`: a cached verification is `untrusted` from then on, even if
+    /// no event replaces the snapshot that cached it.
+    pub key_not_after: Option<Timestamp>,
     /// The end-user attribute class assigned by the snapshot that cached this verification
     /// (`u32::MAX` until then: never memoised).
     pub end_user_class: u32,
@@ -94,6 +110,9 @@ impl VerifiedAttestation {
     /// The Cedar context for a request by `customer_id` at `now`: the attributes if the token is
     /// still valid and for this customer, otherwise the reason it is not.
     pub fn context_for(&self, customer_id: &str, now: Timestamp) -> EndUserContext {
+        if self.key_not_after.is_some_and(|not_after| now >= not_after) {
+            return problem_context(AttestationProblem::Untrusted);
+        }
         if now >= self.expires_at || self.issued_at > now.plus_millis(IAT_SKEW_SECS * 1000) {
             return problem_context(AttestationProblem::Expired);
         }
@@ -141,15 +160,27 @@ pub fn verify(
     }
     let claims: serde_json::Value = decode_json(payload_b64)?;
     let issuer = claims.get("iss").and_then(serde_json::Value::as_str).ok_or(Malformed)?;
-    let attester = attesters.iter().find(|a| a.id.as_str() == issuer).ok_or(Untrusted)?;
-    if attester.not_after.is_some_and(|t| now >= t) {
+    if !attesters.iter().any(|a| a.id.as_str() == issuer) {
         return Err(Untrusted);
     }
     let signature_bytes = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| Malformed)?;
     let signature = Signature::from_slice(&signature_bytes).map_err(|_| Malformed)?;
     let signing_input = token.trim().get(..header_b64.len() + 1 + payload_b64.len()).ok_or(Malformed)?;
-    // `verify_strict` rejects small-order keys and non-canonical signatures (no malleability).
-    attester.key.verify_strict(signing_input.as_bytes(), &signature).map_err(|_| Malformed)?;
+    // The issuer's usable keys are tried first, so a token from a current key costs as few
+    // signature checks as possible. Its revoked and expired keys are tried only after those fail,
+    // so that a token they signed is reported as `untrusted` (what it is) rather than `malformed`.
+    // Trying each key beats requiring a `kid` header: tokens in use today carry none, and the
+    // number of keys per attester is bounded (`attester::MAX_KEYS_PER_ATTESTER`).
+    let issuer_keys = || attesters.iter().filter(|a| a.id.as_str() == issuer);
+    let signer = issuer_keys()
+        .filter(|a| a.usable_at(now))
+        .chain(issuer_keys().filter(|a| !a.usable_at(now)))
+        // `verify_strict` rejects small-order keys and non-canonical signatures (no malleability).
+        .find(|a| a.key.verify_strict(signing_input.as_bytes(), &signature).is_ok())
+        .ok_or(Malformed)?;
+    if !signer.usable_at(now) {
+        return Err(Untrusted);
+    }
     let seconds = |name: &str| claims.get(name).and_then(serde_json::Value::as_i64).ok_or(Malformed);
     let expires_at = Timestamp::from_millis(seconds("exp")?.saturating_mul(1000));
     let issued_at = Timestamp::from_millis(seconds("iat")?.saturating_mul(1000));
@@ -163,11 +194,12 @@ pub fn verify(
     // Canonical form: sorted keys, so equal attribute sets share one memo entry.
     let end_user_json = crate::event::canonical_json(&serde_json::Value::Object(end_user.clone()));
     Ok(VerifiedAttestation {
-        attester: attester.id.clone(),
+        attester: signer.id.clone(),
         end_user_json: Arc::from(end_user_json),
         audience,
         expires_at,
         issued_at,
+        key_not_after: signer.not_after,
         end_user_class: u32::MAX,
     })
 }
@@ -235,7 +267,12 @@ mod tests {
     }
 
     fn trusted() -> Vec<TrustedAttester> {
-        vec![TrustedAttester { id: AttesterId::parse("idv").unwrap(), key: key(1).verifying_key(), not_after: None }]
+        vec![TrustedAttester {
+            id: AttesterId::parse("idv").unwrap(),
+            key: key(1).verifying_key(),
+            not_after: None,
+            revoked: false,
+        }]
     }
 
     #[track_caller]

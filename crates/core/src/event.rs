@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::appeal::{AppealOutcome, AppealSubject, OfficialRef};
 use crate::application::Verdict;
+use crate::attester::AttesterPublicKey;
 use crate::evidence::Evidence;
 use crate::ids::{
-    AppealId, ApplicationId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash,
+    AppealId, ApplicationId, AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName,
+    OfficialName, SecretHash,
     Timestamp, TokenId,
 };
 use crate::notice::NoticeRegarding;
@@ -403,6 +405,33 @@ pub enum Event {
         /// The appeal that allowed it.
         appeal: AppealId,
     },
+    /// The provider registered an attester of end-user attributes.
+    AttesterRegistered {
+        /// Its id, the `iss` of its tokens.
+        attester: AttesterId,
+        /// Its display name.
+        name: String,
+    },
+    /// A key was added to an attester; tokens it signs are trusted until `not_after`.
+    AttesterKeyAdded {
+        /// The attester.
+        attester: AttesterId,
+        /// The key's id, unique within the attester.
+        key_id: AttesterKeyId,
+        /// The Ed25519 public key (public by nature, so it is logged).
+        public_key: AttesterPublicKey,
+        /// Tokens are refused from this time on, if set.
+        not_after: Option<Timestamp>,
+    },
+    /// An attester's key was revoked; tokens it signed are `untrusted` from then on.
+    AttesterKeyRevoked {
+        /// The attester.
+        attester: AttesterId,
+        /// The key.
+        key_id: AttesterKeyId,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Event {
@@ -436,6 +465,9 @@ impl Event {
             Event::AppealFiled { .. } => "appeal_filed",
             Event::AppealDecided { .. } => "appeal_decided",
             Event::DirectiveExemptionGranted { .. } => "directive_exemption_granted",
+            Event::AttesterRegistered { .. } => "attester_registered",
+            Event::AttesterKeyAdded { .. } => "attester_key_added",
+            Event::AttesterKeyRevoked { .. } => "attester_key_revoked",
         }
     }
 }

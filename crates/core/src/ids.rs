@@ -102,6 +102,10 @@ string_id!(
     /// A trusted attester of end-user attributes, e.g. `idv-demo`.
     AttesterId, "attester id", 64
 );
+string_id!(
+    /// The id of one of an attester's public keys, e.g. `2026-q1`; unique per attester.
+    AttesterKeyId, "attester key id", 64
+);
 
 string_id!(
     /// An application for access to a model, e.g. `app_3f9a…`.

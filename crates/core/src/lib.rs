@@ -10,6 +10,7 @@
 //! - [`stage`]: the release stage machine.
 //! - [`policy`]: the Cedar schema, compiling criteria and directives, evaluation.
 //! - [`attestation`]: end-user attestations (EdDSA JWS), verification.
+//! - [`attester`]: trusted attesters and their keys, from the settings file and the API.
 //! - [`event`]: events and their canonical encoding.
 //! - [`command`]: commands, role checks, validation, producing events.
 //! - [`state`]: the state derived from events.
@@ -26,6 +27,7 @@
 pub mod appeal;
 pub mod application;
 pub mod attestation;
+pub mod attester;
 pub mod check;
 pub mod command;
 pub mod decision;
@@ -46,8 +48,8 @@ pub use error::{InvalidValueError, PolicyDiagnostic, PolicyError, SourceLocation
 pub use event::{Actor, DirectiveScope, Event, EventRecord, Upstream};
 pub use evidence::{Disclosure, Evidence};
 pub use ids::{
-    AppealId, ApplicationId, AttesterId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName,
-    SecretHash, Timestamp, TokenId,
+    AppealId, ApplicationId, AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName,
+    OfficialName, SecretHash, Timestamp, TokenId,
 };
 pub use snapshot::Snapshot;
 pub use stage::{LiveStage, Stage, StageTarget};

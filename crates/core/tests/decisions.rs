@@ -45,6 +45,7 @@ impl World {
             id: AttesterId::parse("idv").unwrap(),
             key: attester_key().verifying_key(),
             not_after: None,
+            revoked: false,
         }];
         Self { state: State::new(schema, attesters), seq: 0 }
     }

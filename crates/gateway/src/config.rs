@@ -96,7 +96,9 @@ fn redact<S: serde::Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok
     serializer.serialize_str("[redacted]")
 }
 
-/// A trusted attester.
+/// A trusted attester's key, read at start-up: a bootstrap beside the attesters managed through
+/// the admin API. Repeat an id to give it several keys (named `config-1`, `config-2`, …); an id
+/// configured here cannot be registered or changed through the API.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttesterSettings {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
-use base64::Engine as _;
 use portcullis_core::attestation::TrustedAttester;
+use portcullis_core::attester::AttesterPublicKey;
 use portcullis_core::policy::CedarSchema;
 use portcullis_core::{AttesterId, State, Timestamp};
 use portcullis_store::{EvidenceStore, LogReader, SqliteStore};
@@ -225,22 +225,15 @@ fn log_origin(settings: &Settings) -> String {
 
 fn parse_attester(settings: &AttesterSettings) -> anyhow::Result<TrustedAttester> {
     let id = AttesterId::parse(&settings.id).with_context(|| format!("invalid attester id `{}`", settings.id))?;
-    let text = settings.public_key.trim();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
-        .with_context(|| format!("the public key of attester `{id}` is not base64"))?;
-    let array: [u8; 32] =
-        bytes.try_into().map_err(|_| anyhow::anyhow!("the public key of attester `{id}` is not 32 bytes"))?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&array)
-        .with_context(|| format!("the public key of attester `{id}` is not a valid Ed25519 key"))?;
+    let public_key = AttesterPublicKey::parse(&settings.public_key)
+        .with_context(|| format!("invalid public key of attester `{id}`"))?;
     let not_after = settings
         .not_after
         .as_deref()
         .map(Timestamp::parse_rfc3339)
         .transpose()
         .with_context(|| format!("invalid not_after of attester `{id}`"))?;
-    Ok(TrustedAttester { id, key, not_after })
+    Ok(TrustedAttester { id, key: *public_key.verifying_key(), not_after, revoked: false })
 }
 
 async fn shutdown_signal() {

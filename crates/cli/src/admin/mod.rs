@@ -9,8 +9,10 @@
 //!
 //! - `client`: the HTTP side: URLs, the bearer token, timeouts, error bodies to messages.
 //! - One module per resource, each with a `clap` subcommand enum and a `run` function:
-//!   `customer`, `key`, `authority`, `model`, `criteria`, `grant`, `directive`, `events`.
+//!   `customer`, `key`, `authority`, `model`, `criteria`, `grant`, `directive`, `events`,
+//!   `attester`.
 
+mod attester;
 mod authority;
 mod client;
 mod criteria;
@@ -98,6 +100,10 @@ enum AdminCommand {
     Log,
     /// Show which role the token resolves to.
     Whoami,
+    /// Trusted attesters of end-user attributes and their keys: list, register, add and revoke
+    /// keys (provider).
+    #[command(subcommand)]
+    Attester(attester::AttesterCommand),
 }
 
 /// Runs an admin subcommand.
@@ -145,6 +151,7 @@ async fn dispatch(client: &Client, command: AdminCommand) -> anyhow::Result<Valu
         AdminCommand::Event { seq } => client.get(&["events", &seq.to_string()]).await,
         AdminCommand::Log => client.get(&["log"]).await,
         AdminCommand::Whoami => client.get(&["whoami"]).await,
+        AdminCommand::Attester(command) => attester::run(client, command).await,
     }
 }
 

@@ -6,11 +6,13 @@
 
 use crate::appeal::{AppealOutcome, AppealSubject};
 use crate::application::{IllegalApplicationTransitionError, Verdict};
+use crate::attester::{self, NewAttesterKey};
 use crate::error::PolicyError;
 use crate::event::{Actor, DirectiveScope, Event, Upstream};
 use crate::evidence::Evidence;
 use crate::ids::{
-    AppealId, ApplicationId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash,
+    AppealId, ApplicationId, AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName,
+    OfficialName, SecretHash,
     Timestamp, TokenId,
 };
 use crate::procedure::{Procedure, ReviewVerdict};
@@ -261,6 +263,32 @@ pub enum Command {
         /// For `modified`: until when access is restored (required then, refused otherwise).
         relief_until: Option<Timestamp>,
     },
+    /// Trust a new attester of end-user attributes, optionally with its first key. Provider only.
+    RegisterAttester {
+        /// Its id, the `iss` of its tokens; must not be configured in the settings file.
+        attester: AttesterId,
+        /// Its display name.
+        name: String,
+        /// Its first key, if given now.
+        key: Option<NewAttesterKey>,
+    },
+    /// Add a key to an attester registered through the API. Provider only.
+    AddAttesterKey {
+        /// The attester.
+        attester: AttesterId,
+        /// The key.
+        key: NewAttesterKey,
+    },
+    /// Revoke a key of an attester registered through the API; its tokens are `untrusted` from
+    /// the next request on. Provider only.
+    RevokeAttesterKey {
+        /// The attester.
+        attester: AttesterId,
+        /// The key.
+        key_id: AttesterKeyId,
+        /// Why (required).
+        reason: String,
+    },
 }
 
 /// Why a command was refused. Nothing changed.
@@ -446,6 +474,16 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
         command @ (Command::FileAppeal { .. } | Command::DecideAppeal { .. }) => {
             return appeal::handle(state, actor, command, now);
         }
+        Command::RegisterAttester { attester, name, key } => {
+            // Two events (the attester, its first key): returned whole, so both land or neither.
+            return attester::handle_register(state.attester_registry(), attester, name, key, now);
+        }
+        Command::AddAttesterKey { attester, key } => {
+            attester::handle_add_key(state.attester_registry(), attester, key, now)?
+        }
+        Command::RevokeAttesterKey { attester, key_id, reason } => {
+            attester::handle_revoke_key(state.attester_registry(), attester, key_id, reason)?
+        }
     };
     Ok(vec![event])
 }
@@ -535,6 +573,9 @@ fn command_action(command: &Command) -> &'static str {
         Command::WithdrawApplication { .. } => "withdraw this application",
         Command::FileAppeal { .. } => "appeal on behalf of this customer",
         Command::DecideAppeal { .. } => "decide appeals",
+        Command::RegisterAttester { .. } => "register attesters",
+        Command::AddAttesterKey { .. } => "add attester keys",
+        Command::RevokeAttesterKey { .. } => "revoke attester keys",
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::appeal::Appeal;
 use crate::application::Application;
 use crate::attestation::TrustedAttester;
+use crate::attester::AttesterRegistry;
 use crate::error::PolicyError;
 use crate::event::{Actor, DirectiveScope, Event, EventRecord, Upstream};
 use crate::evidence::Evidence;
@@ -302,7 +303,7 @@ pub struct State {
     /// Sequence number of the last applied event (0 for none).
     pub last_seq: u64,
     schema: Arc<CedarSchema>,
-    attesters: Arc<[TrustedAttester]>,
+    attester_registry: AttesterRegistry,
     customers: imbl::HashMap<CustomerId, Arc<Customer>>,
     keys: imbl::HashMap<SecretHash, Arc<ApiKey>>,
     key_ids: imbl::HashMap<KeyId, SecretHash>,
@@ -337,7 +338,7 @@ impl State {
         Self {
             last_seq: 0,
             schema,
-            attesters: attesters.into(),
+            attester_registry: AttesterRegistry::from_config(attesters),
             customers: imbl::HashMap::new(),
             keys: imbl::HashMap::new(),
             key_ids: imbl::HashMap::new(),
@@ -358,9 +359,15 @@ impl State {
         &self.schema
     }
 
-    /// The trusted attesters.
+    /// The trusted attesters, one entry per key, from the settings file and from events
+    /// (revoked and expired keys included: they make a token `untrusted`).
     pub fn attesters(&self) -> &[TrustedAttester] {
-        &self.attesters
+        self.attester_registry.trusted()
+    }
+
+    /// The attesters with their keys and where they come from.
+    pub fn attester_registry(&self) -> &AttesterRegistry {
+        &self.attester_registry
     }
 
     /// A customer by id.
@@ -676,6 +683,9 @@ impl State {
                     appeal: appeal.clone(),
                 });
                 self.reindex_directives();
+            }
+            Event::AttesterRegistered { .. } | Event::AttesterKeyAdded { .. } | Event::AttesterKeyRevoked { .. } => {
+                self.attester_registry.apply(record).map_err(fail)?;
             }
             other => self.apply_process(record, other).map_err(fail)?,
         }

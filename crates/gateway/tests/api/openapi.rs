@@ -49,6 +49,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/v1/events/{seq}"),
     ("get", "/admin/v1/events/{seq}/receipt"),
     ("get", "/admin/v1/log"),
+    ("post", "/admin/v1/attesters"),
+    ("get", "/admin/v1/attesters"),
+    ("post", "/admin/v1/attesters/{attester}/keys"),
+    ("post", "/admin/v1/attesters/{attester}/keys/{key_id}/revoke"),
     // routes/v1/mod.rs
     ("post", "/v1/chat/completions"),
     ("post", "/v1/completions"),

@@ -5,6 +5,7 @@
 
 mod appeals;
 mod applications;
+mod attesters;
 mod authorities;
 mod customers;
 mod directives;
@@ -70,6 +71,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/events/{seq}", get(events::get_one))
         .route("/admin/v1/events/{seq}/receipt", get(events::receipt))
         .route("/admin/v1/log", get(events::log_info))
+        .route("/admin/v1/attesters", post(attesters::register).get(attesters::list))
+        .route("/admin/v1/attesters/{attester}/keys", post(attesters::add_key))
+        .route("/admin/v1/attesters/{attester}/keys/{key_id}/revoke", post(attesters::revoke_key))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
         // Documents are bigger than commands: their own limit, outside the one above.
         .route(
