@@ -290,7 +290,17 @@ impl World {
                 record(&provider, Event::KeyIssued { key_id, customer: customer.clone(), label, key_hash });
                 if i % 10 != NO_GRANT_DIGIT {
                     let (model, reason) = (model_name(0), "approved".to_owned());
-                    record(&official, Event::GrantIssued { customer, model, expires_at: None, reason, application: None, appeal: None });
+                    record(
+                        &official,
+                        Event::GrantIssued {
+                            customer,
+                            model,
+                            expires_at: None,
+                            reason,
+                            application: None,
+                            appeal: None,
+                        },
+                    );
                 }
             }
             let started = Instant::now();
@@ -587,8 +597,14 @@ fn bench_one_more_event(world: &World, rng: &mut Rng) -> Vec<(&'static str, Late
     };
     let grant = run(2000, &mut |rng| {
         let customer = customer_id(rng.next() % n);
-        let event =
-            Event::GrantIssued { customer, model: model_name(1), expires_at: None, reason: "approved".to_owned(), application: None, appeal: None };
+        let event = Event::GrantIssued {
+            customer,
+            model: model_name(1),
+            expires_at: None,
+            reason: "approved".to_owned(),
+            application: None,
+            appeal: None,
+        };
         (official(), event)
     });
     let created = run(2000, &mut |rng| {

@@ -257,16 +257,8 @@ mod tests {
             (S::Denied, A::AppealAllowed, S::Approved),
         ];
         let statuses = [S::Submitted, S::UnderReview, S::InfoRequested, S::Approved, S::Denied, S::Withdrawn];
-        let actions = [
-            A::StartReview,
-            A::RequestInfo,
-            A::Amend,
-            A::SignOff,
-            A::Approve,
-            A::Deny,
-            A::Withdraw,
-            A::AppealAllowed,
-        ];
+        let actions =
+            [A::StartReview, A::RequestInfo, A::Amend, A::SignOff, A::Approve, A::Deny, A::Withdraw, A::AppealAllowed];
         let mut n_legal = 0;
         for from in statuses {
             for action in actions {

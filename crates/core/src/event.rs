@@ -12,8 +12,7 @@ use crate::attester::AttesterPublicKey;
 use crate::evidence::Evidence;
 use crate::ids::{
     AppealId, ApplicationId, AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName,
-    OfficialName, SecretHash,
-    Timestamp, TokenId,
+    OfficialName, SecretHash, Timestamp, TokenId,
 };
 use crate::notice::NoticeRegarding;
 use crate::procedure::{Clearance, Procedure, ReviewVerdict};

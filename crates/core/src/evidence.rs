@@ -73,7 +73,11 @@ pub struct Evidence {
 impl Evidence {
     /// A withheld item: what it is and why it is withheld.
     pub fn withheld(description: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { description: description.into(), sha256: None, disclosure: Disclosure::Withheld { reason: reason.into() } }
+        Self {
+            description: description.into(),
+            sha256: None,
+            disclosure: Disclosure::Withheld { reason: reason.into() },
+        }
     }
 
     /// Checks the fields, naming the first problem.
@@ -127,9 +131,11 @@ mod tests {
         let json = serde_json::to_string(&item).unwrap();
         assert_eq!(json, r#"{"description":"assessment","disclosure":"withheld","reason":"classified"}"#);
         assert_eq!(serde_json::from_str::<Evidence>(&json).unwrap(), item);
-        let old: Evidence =
-            serde_json::from_str(&format!(r#"{{"disclosure":"disclosed","description":"d","sha256":"{}"}}"#, "a".repeat(64)))
-                .unwrap();
+        let old: Evidence = serde_json::from_str(&format!(
+            r#"{{"disclosure":"disclosed","description":"d","sha256":"{}"}}"#,
+            "a".repeat(64)
+        ))
+        .unwrap();
         assert_eq!(old.disclosure, Disclosure::Public);
     }
 
@@ -152,7 +158,11 @@ mod tests {
         let digest = "b".repeat(64);
         let cases: [(Option<&str>, Disclosure, Result<(), &str>); 4] = [
             (Some(&digest), Disclosure::Public, Ok(())),
-            (None, Disclosure::Subject, Err("evidence `d` is disclosed (subject) and needs the sha256 of an uploaded document")),
+            (
+                None,
+                Disclosure::Subject,
+                Err("evidence `d` is disclosed (subject) and needs the sha256 of an uploaded document"),
+            ),
             (Some("ABC"), Disclosure::Public, Err("evidence sha256 `ABC` must be 64 lowercase hex digits")),
             (None, Disclosure::Withheld { reason: " ".to_owned() }, Err("withheld evidence `d` needs a reason")),
         ];

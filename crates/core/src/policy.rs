@@ -479,7 +479,6 @@ fn one_line(text: &str) -> String {
     joined.trim_end_matches('.').to_owned()
 }
 
-
 /// Whether a policy (Cedar's JSON form) applies to every principal unconditionally.
 fn is_blanket(json: &serde_json::Value) -> bool {
     let any_principal = json.pointer("/principal/op").and_then(serde_json::Value::as_str) == Some("All");

@@ -10,8 +10,8 @@ use anyhow::Context as _;
 use portcullis_core::application::Verdict;
 use portcullis_core::procedure::{Procedure, Quorum, ReviewVerdict};
 use portcullis_core::{
-    Actor, ApplicationId, AuthorityId, Command, CustomerId, DirectiveId, DirectiveScope, Evidence, KeyId, ModelName, OfficialName,
-    SecretHash, StageTarget, TokenId, Upstream,
+    Actor, ApplicationId, AuthorityId, Command, CustomerId, DirectiveId, DirectiveScope, Evidence, KeyId, ModelName,
+    OfficialName, SecretHash, StageTarget, TokenId, Upstream,
 };
 
 use crate::engine::Engine;
@@ -227,7 +227,10 @@ pub async fn seed(engine: &Engine, upstream_base_url: &str) -> anyhow::Result<De
             emergency_justification: Some(
                 "Same-day order received at 17:21; no notice period possible (demo)".to_owned(),
             ),
-            evidence: vec![Evidence::withheld("assessment", "classified national-security assessment (demo)".to_owned())],
+            evidence: vec![Evidence::withheld(
+                "assessment",
+                "classified national-security assessment (demo)".to_owned(),
+            )],
         },
     )
     .await?;

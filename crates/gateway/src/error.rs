@@ -155,9 +155,7 @@ impl From<CommandError> for ApiError {
             CommandError::AlreadyExists { .. }
             | CommandError::Transition(_)
             | CommandError::ApplicationTransition(_) => Self::Conflict(err.to_string()),
-            CommandError::DeadlinePassed(message) => {
-                Self::BadRequest { message, param: None, code: "deadline_passed" }
-            }
+            CommandError::DeadlinePassed(message) => Self::BadRequest { message, param: None, code: "deadline_passed" },
             CommandError::Policy(policy) => Self::InvalidPolicy(policy),
             CommandError::Invalid(message) => Self::bad_request(message),
             other => Self::bad_request(other.to_string()),

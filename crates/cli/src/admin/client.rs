@@ -81,7 +81,7 @@ impl Client {
     ///
     /// See [`Client::send`].
     pub async fn get(&self, segments: &[&str]) -> anyhow::Result<Value> {
-        self.send(Method::GET, segments, &[], None).await
+        self.send(Method::GET, segments, &[], Payload::None).await
     }
 
     /// `GET /admin/v1/<segments>?<query>`.
@@ -90,7 +90,7 @@ impl Client {
     ///
     /// See [`Client::send`].
     pub async fn get_with_query(&self, segments: &[&str], query: &[(&str, String)]) -> anyhow::Result<Value> {
-        self.send(Method::GET, segments, query, None).await
+        self.send(Method::GET, segments, query, Payload::None).await
     }
 
     /// `POST /admin/v1/<segments>` with a JSON body.
@@ -99,7 +99,7 @@ impl Client {
     ///
     /// See [`Client::send`].
     pub async fn post(&self, segments: &[&str], body: &Value) -> anyhow::Result<Value> {
-        self.send(Method::POST, segments, &[], Some(body)).await
+        self.send(Method::POST, segments, &[], Payload::Json(body)).await
     }
 
     /// `PUT /admin/v1/<segments>` with a JSON body.
@@ -108,13 +108,38 @@ impl Client {
     ///
     /// See [`Client::send`].
     pub async fn put(&self, segments: &[&str], body: &Value) -> anyhow::Result<Value> {
-        self.send(Method::PUT, segments, &[], Some(body)).await
+        self.send(Method::PUT, segments, &[], Payload::Json(body)).await
+    }
+
+    /// `POST /admin/v1/<segments>` with no body (for actions that take no arguments).
+    ///
+    /// # Errors
+    ///
+    /// See [`Client::send`].
+    pub async fn post_empty(&self, segments: &[&str]) -> anyhow::Result<Value> {
+        self.send(Method::POST, segments, &[], Payload::None).await
+    }
+
+    /// `POST /admin/v1/<segments>` with raw bytes as the body, of the given media type.
+    ///
+    /// # Errors
+    ///
+    /// See [`Client::send`].
+    pub async fn post_bytes(&self, segments: &[&str], bytes: Vec<u8>, media_type: &str) -> anyhow::Result<Value> {
+        self.send(Method::POST, segments, &[], Payload::Bytes { bytes, media_type }).await
+    }
+
+    /// `GET /admin/v1/<segments>` of a document that is not JSON: its bytes and `Content-Type`.
+    ///
+    /// # Errors
+    ///
+    /// See [`Client::send`]; any successful answer is accepted as is.
+    pub async fn get_bytes(&self, segments: &[&str]) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+        let (_, media_type, bytes) = self.exchange(Method::GET, segments, &[], Payload::None).await?;
+        Ok((bytes, media_type))
     }
 
     /// Sends one request and returns the JSON answer.
-    ///
-    /// Each segment is percent-encoded on its own, so an id holding `/` (model names may) stays
-    /// one path segment.
     ///
     /// # Errors
     ///
@@ -126,25 +151,54 @@ impl Client {
         method: Method,
         segments: &[&str],
         query: &[(&str, String)],
-        body: Option<&Value>,
+        payload: Payload<'_>,
     ) -> anyhow::Result<Value> {
+        let (status, _, bytes) = self.exchange(method, segments, query, payload).await?;
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!("the gateway at `{}` answered {status} with a body that is not JSON", self.display_url())
+        })
+    }
+
+    /// Sends one request and returns a successful answer's status, `Content-Type` and body.
+    ///
+    /// Each segment is percent-encoded on its own, so an id holding `/` (model names may) stays
+    /// one path segment.
+    ///
+    /// # Errors
+    ///
+    /// - An [`ApiCallError`] when the gateway answers with an error status.
+    /// - One line naming the gateway's URL when it cannot be reached or does not answer in time.
+    async fn exchange(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        payload: Payload<'_>,
+    ) -> anyhow::Result<(StatusCode, Option<String>, Vec<u8>)> {
         let url = self.url(segments, query)?;
         let mut request = self.http.request(method, url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+        request = match payload {
+            Payload::None => request,
+            Payload::Json(body) => request.json(body),
+            Payload::Bytes { bytes, media_type } => {
+                request.header(reqwest::header::CONTENT_TYPE, media_type).body(bytes)
+            }
+        };
         let response = request.send().await.map_err(|err| self.transport_error(&err))?;
         let status = response.status();
+        let media_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let bytes = response.bytes().await.map_err(|err| self.transport_error(&err))?;
         if !status.is_success() {
             return Err(api_call_error(status, &bytes, self.token.is_none()).into());
         }
-        serde_json::from_slice(&bytes).with_context(|| {
-            format!("the gateway at `{}` answered {status} with a body that is not JSON", self.display_url())
-        })
+        Ok((status, media_type, bytes.to_vec()))
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, String)]) -> anyhow::Result<Url> {
@@ -181,6 +235,21 @@ impl Client {
             lowercase_first(&root.to_string())
         )
     }
+}
+
+/// The body of a request.
+enum Payload<'a> {
+    /// None.
+    None,
+    /// JSON (`application/json`).
+    Json(&'a Value),
+    /// Raw bytes of a document, sent as they are.
+    Bytes {
+        /// The document.
+        bytes: Vec<u8>,
+        /// Its media type, sent as `Content-Type`.
+        media_type: &'a str,
+    },
 }
 
 /// Builds the error of a non-success answer.

@@ -22,7 +22,8 @@ pub enum GrantCommand {
         #[arg(long)]
         expires_at: Option<String>,
     },
-    /// Revoke a customer's grant of a model (authority).
+    /// Revoke a customer's grant of a model (authority); the customer is sent a notice it may
+    /// appeal.
     Revoke {
         /// The customer id.
         #[arg(long)]
@@ -33,9 +34,15 @@ pub enum GrantCommand {
         /// Why (recorded in the event).
         #[arg(long)]
         reason: String,
-        /// From when the revocation applies, RFC 3339; default now.
+        /// From when the revocation applies, RFC 3339. Default: the end of the model's notice
+        /// period (its procedure's `revocation_notice_days`), or now with `--directive`; earlier
+        /// than the notice period only with `--directive`.
         #[arg(long)]
         effective_at: Option<String>,
+        /// A directive in force for the model that requires earlier effect than the notice
+        /// period.
+        #[arg(long, value_name = "ID")]
+        directive: Option<String>,
     },
 }
 
@@ -50,8 +57,14 @@ pub async fn run(client: &Client, command: GrantCommand) -> anyhow::Result<Value
             let body = json!({ "customer": customer, "model": model, "reason": reason, "expires_at": expires_at });
             client.post(&["grants"], &body).await
         }
-        GrantCommand::Revoke { customer, model, reason, effective_at } => {
-            let body = json!({ "customer": customer, "model": model, "reason": reason, "effective_at": effective_at });
+        GrantCommand::Revoke { customer, model, reason, effective_at, directive } => {
+            let body = json!({
+                "customer": customer,
+                "model": model,
+                "reason": reason,
+                "effective_at": effective_at,
+                "directive": directive,
+            });
             client.post(&["grants", "revoke"], &body).await
         }
     }

@@ -9,9 +9,12 @@
 //!
 //! - `client`: the HTTP side: URLs, the bearer token, timeouts, error bodies to messages.
 //! - One module per resource, each with a `clap` subcommand enum and a `run` function:
-//!   `customer`, `key`, `authority`, `model`, `criteria`, `grant`, `directive`, `events`,
-//!   `attester`.
+//!   `customer`, `key`, `authority`, `model` (with procedure and review), `criteria`,
+//!   `application`, `appeal`, `notice` (with the queue), `evidence`, `grant`, `directive`,
+//!   `events`, `attester`.
 
+mod appeal;
+mod application;
 mod attester;
 mod authority;
 mod client;
@@ -19,9 +22,11 @@ mod criteria;
 mod customer;
 mod directive;
 mod events;
+mod evidence;
 mod grant;
 mod key;
 mod model;
+mod notice;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -77,13 +82,31 @@ enum AdminCommand {
     /// Authorities and their officials' role tokens.
     #[command(subcommand)]
     Authority(authority::AuthorityCommand),
-    /// Models: register, list, show, change stage, replace upstream.
+    /// Models: register, list, show, change stage, replace upstream, set procedure, clear or
+    /// object in review.
     #[command(subcommand)]
     Model(model::ModelCommand),
     /// A model's access criteria: publish a version, show the current one.
     #[command(subcommand)]
     Criteria(criteria::CriteriaCommand),
-    /// Grants of preview models to customers (authority).
+    /// Applications for access: submit, amend, withdraw (customer); take up, request
+    /// information, sign off (authority); list, show.
+    #[command(subcommand)]
+    Application(application::ApplicationCommand),
+    /// Appeals against denials, revocations and directives: file (customer), decide
+    /// (authority), list, show.
+    #[command(subcommand)]
+    Appeal(appeal::AppealCommand),
+    /// Notices of adverse actions sent to customers.
+    #[command(subcommand)]
+    Notice(notice::NoticeCommand),
+    /// Show your authority's work queue: open applications, pending appeals, models in review
+    /// (authority).
+    Queue,
+    /// Evidence documents: upload (authority), download (as their disclosure level admits).
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
+    /// Grants of preview models to customers: issue, revoke (authority).
     #[command(subcommand)]
     Grant(grant::GrantCommand),
     /// Directives of authorities: issue, lift, show, list.
@@ -145,6 +168,11 @@ async fn dispatch(client: &Client, command: AdminCommand) -> anyhow::Result<Valu
         AdminCommand::Authority(command) => authority::run(client, command).await,
         AdminCommand::Model(command) => model::run(client, command).await,
         AdminCommand::Criteria(command) => criteria::run(client, command).await,
+        AdminCommand::Application(command) => application::run(client, command).await,
+        AdminCommand::Appeal(command) => appeal::run(client, command).await,
+        AdminCommand::Notice(command) => notice::run(client, command).await,
+        AdminCommand::Queue => notice::queue(client).await,
+        AdminCommand::Evidence(command) => evidence::run(client, command).await,
         AdminCommand::Grant(command) => grant::run(client, command).await,
         AdminCommand::Directive(command) => directive::run(client, command).await,
         AdminCommand::Events(args) => events::run(client, args).await,

@@ -1,4 +1,5 @@
-//! `portcullis admin model …`: models, their upstreams and release stages.
+//! `portcullis admin model …`: models, their upstreams, release stages, procedures and
+//! pre-release review.
 
 use serde_json::{Map, Value, json};
 
@@ -8,7 +9,7 @@ use crate::admin::client::Client;
 const STAGE_TARGETS: [&str; 6] = ["review", "preview", "general", "suspended", "resume", "withdrawn"];
 
 /// Models: registration, upstream, release stage (`draft → review → preview → general`, plus
-/// `suspended` and `withdrawn`).
+/// `suspended` and `withdrawn`), procedure and pre-release review.
 #[derive(clap::Subcommand)]
 pub enum ModelCommand {
     /// Register a model in `draft` (provider).
@@ -31,7 +32,8 @@ pub enum ModelCommand {
     },
     /// List every model (public).
     List,
-    /// Show a model: stage, stage history, criteria version, directives (public).
+    /// Show a model: stage, stage history, criteria version, directives, procedure, review clock
+    /// (public).
     Show {
         /// The model name.
         name: String,
@@ -47,6 +49,23 @@ pub enum ModelCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Set a model's procedure: who signs off on its applications, and its periods (provider).
+    ///
+    /// A period left out takes the gateway's default (30 days; 14 for the revocation notice),
+    /// not the model's current value.
+    Procedure(ProcedureArgs),
+    /// Clear a model in review, or object to it (authority); an objection keeps it in review
+    /// while it stands.
+    Review {
+        /// The model name.
+        name: String,
+        /// Clear or object.
+        #[arg(long, value_parser = ["clear", "object"])]
+        verdict: String,
+        /// Why (recorded in the event and on the model's review clock).
+        #[arg(long)]
+        reasons: String,
+    },
     /// Replace a model's upstream (provider).
     Upstream {
         /// The model name.
@@ -61,6 +80,36 @@ pub enum ModelCommand {
         #[arg(long)]
         api_key_env: Option<String>,
     },
+}
+
+/// Arguments of `model procedure`.
+#[derive(clap::Args)]
+pub struct ProcedureArgs {
+    /// The model name.
+    name: String,
+    /// An authority whose officials sign off on applications, repeatable; none means the model
+    /// takes no applications.
+    #[arg(long = "signoff-authority", value_name = "AUTHORITY")]
+    signoff_authorities: Vec<String>,
+    /// How many of them must approve an application; default all of them.
+    #[arg(long, value_name = "N")]
+    required: Option<u32>,
+    /// Length of the pre-release review clock, in days.
+    #[arg(long, value_name = "N")]
+    review_days: Option<u32>,
+    /// An application's decision is due this many days after submission.
+    #[arg(long, value_name = "N")]
+    decision_days: Option<u32>,
+    /// An adverse action may be appealed for this many days.
+    #[arg(long, value_name = "N")]
+    appeal_window_days: Option<u32>,
+    /// An appeal's decision is due this many days after filing.
+    #[arg(long, value_name = "N")]
+    appeal_decision_days: Option<u32>,
+    /// A revocation takes effect no earlier than this many days after it is made, unless a
+    /// directive requires otherwise.
+    #[arg(long, value_name = "N")]
+    revocation_notice_days: Option<u32>,
 }
 
 /// Runs a model subcommand and returns the gateway's answer.
@@ -81,6 +130,21 @@ pub async fn run(client: &Client, command: ModelCommand) -> anyhow::Result<Value
         ModelCommand::Show { name } => client.get(&["models", &name]).await,
         ModelCommand::Stage { name, to, reason } => {
             client.post(&["models", &name, "stage"], &json!({ "to": to, "reason": reason })).await
+        }
+        ModelCommand::Procedure(args) => {
+            let body = json!({
+                "signoff_authorities": args.signoff_authorities,
+                "required": args.required,
+                "review_days": args.review_days,
+                "decision_days": args.decision_days,
+                "appeal_window_days": args.appeal_window_days,
+                "appeal_decision_days": args.appeal_decision_days,
+                "revocation_notice_days": args.revocation_notice_days,
+            });
+            client.put(&["models", &args.name, "procedure"], &body).await
+        }
+        ModelCommand::Review { name, verdict, reasons } => {
+            client.post(&["models", &name, "review"], &json!({ "verdict": verdict, "reasons": reasons })).await
         }
         ModelCommand::Upstream { name, base_url, upstream_model, api_key_env } => {
             client.put(&["models", &name, "upstream"], &upstream(base_url, upstream_model, api_key_env)).await

@@ -14,7 +14,12 @@ use crate::state::State;
 /// An appeal against a directive is decided within this many days.
 const DIRECTIVE_APPEAL_DECISION_DAYS: u32 = 30;
 
-pub(super) fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) -> Result<Vec<Event>, CommandError> {
+pub(super) fn handle(
+    state: &State,
+    actor: &Actor,
+    command: Command,
+    now: Timestamp,
+) -> Result<Vec<Event>, CommandError> {
     match command {
         Command::FileAppeal { appeal, customer, subject, grounds } => {
             if state.appeal(appeal.as_str()).is_some() {
@@ -71,10 +76,7 @@ pub(super) fn handle(state: &State, actor: &Actor, command: Command, now: Timest
                 });
             }
             if existing.status != AppealStatus::Pending {
-                return Err(CommandError::Invalid(format!(
-                    "appeal `{appeal}` is already {}",
-                    existing.status.name()
-                )));
+                return Err(CommandError::Invalid(format!("appeal `{appeal}` is already {}", existing.status.name())));
             }
             check_text("reasons", &reasons)?;
             for item in &evidence {
@@ -134,7 +136,8 @@ struct AppealTarget {
 fn appeal_target(state: &State, customer: &CustomerId, subject: &AppealSubject) -> Result<AppealTarget, CommandError> {
     match subject {
         AppealSubject::ApplicationDenial { application } => {
-            let denied = state.application(application.as_str()).ok_or_else(|| not_found("application", application))?;
+            let denied =
+                state.application(application.as_str()).ok_or_else(|| not_found("application", application))?;
             if denied.customer != *customer {
                 return Err(CommandError::Invalid(format!("application `{application}` is not `{customer}`'s")));
             }
@@ -182,7 +185,9 @@ fn appeal_target(state: &State, customer: &CustomerId, subject: &AppealSubject) 
         AppealSubject::Directive { directive } => {
             let issued = state.directive(directive.as_str()).ok_or_else(|| not_found("directive", directive))?;
             if issued.lifted.is_some() {
-                return Err(CommandError::Invalid(format!("directive `{directive}` is lifted; there is nothing to appeal")));
+                return Err(CommandError::Invalid(format!(
+                    "directive `{directive}` is lifted; there is nothing to appeal"
+                )));
             }
             // Standing: only a customer the directive can reach may appeal it (one holding a grant
             // for a model in its scope, or any customer when a model in scope is generally available).
@@ -219,12 +224,11 @@ fn relief(
 ) -> Result<Vec<Event>, CommandError> {
     Ok(match subject {
         AppealSubject::ApplicationDenial { application } => {
-            let denied = state.application(application.as_str()).ok_or_else(|| not_found("application", application))?;
+            let denied =
+                state.application(application.as_str()).ok_or_else(|| not_found("application", application))?;
             let model = need_model(state, &denied.model)?;
-            let (version, hash) = model
-                .criteria
-                .as_ref()
-                .map_or((0, String::new()), |c| (c.version, c.content_hash.clone()));
+            let (version, hash) =
+                model.criteria.as_ref().map_or((0, String::new()), |c| (c.version, c.content_hash.clone()));
             vec![
                 Event::ApplicationDecided {
                     application: application.clone(),

@@ -3,10 +3,10 @@
 
 use crate::command::{Command, CommandError, check_text, forbidden, need_model, not_backdated};
 use crate::event::{Actor, DirectiveScope, Event};
+use crate::ids::{CustomerId, Timestamp};
 use crate::notice::NoticeRegarding;
 use crate::policy::{CompiledPolicies, PolicyKind};
 use crate::procedure::after_days;
-use crate::ids::{CustomerId, Timestamp};
 use crate::state::State;
 
 /// Most customers named in one notice; past it the notice is public only and says how many
@@ -16,7 +16,12 @@ pub const MAX_NOTICE_RECIPIENTS: usize = 1000;
 /// Appeals against a directive may be filed this many days after it is issued.
 pub const DIRECTIVE_APPEAL_WINDOW_DAYS: u32 = 30;
 
-pub(super) fn issue(state: &State, actor: &Actor, command: Command, now: Timestamp) -> Result<Vec<Event>, CommandError> {
+pub(super) fn issue(
+    state: &State,
+    actor: &Actor,
+    command: Command,
+    now: Timestamp,
+) -> Result<Vec<Event>, CommandError> {
     let Command::IssueDirective {
         directive,
         legal_basis,

@@ -12,11 +12,10 @@ use crate::event::{Actor, DirectiveScope, Event, Upstream};
 use crate::evidence::Evidence;
 use crate::ids::{
     AppealId, ApplicationId, AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName,
-    OfficialName, SecretHash,
-    Timestamp, TokenId,
+    OfficialName, SecretHash, Timestamp, TokenId,
 };
-use crate::procedure::{Procedure, ReviewVerdict};
 use crate::policy::{CompiledPolicies, PolicyKind};
+use crate::procedure::{Procedure, ReviewVerdict};
 use crate::stage::{IllegalTransitionError, StageTarget};
 use crate::state::State;
 
@@ -527,9 +526,7 @@ fn authorize(state: &State, actor: &Actor, command: &Command) -> Result<(), Comm
             | Command::SignOffApplication { .. }
             | Command::DecideAppeal { .. },
         ) => true,
-        (Actor::Customer { customer }, Command::SubmitApplication { customer: applicant, .. }) => {
-            customer == applicant
-        }
+        (Actor::Customer { customer }, Command::SubmitApplication { customer: applicant, .. }) => customer == applicant,
         (
             Actor::Customer { customer },
             Command::AmendApplication { application, .. } | Command::WithdrawApplication { application, .. },

@@ -35,14 +35,8 @@ pub(super) fn change_stage(
         }
         _ => None,
     };
-    let mut events = vec![Event::StageChanged {
-        model: model.clone(),
-        from,
-        to,
-        reason: reason.clone(),
-        review_ends_at,
-        clearance,
-    }];
+    let mut events =
+        vec![Event::StageChanged { model: model.clone(), from, to, reason: reason.clone(), review_ends_at, clearance }];
     // Taking a model away from everyone is an adverse action: it is announced publicly.
     if matches!(to, Stage::Suspended { .. } | Stage::Withdrawn) {
         events.push(Event::NoticeSent {

@@ -573,7 +573,8 @@ impl State {
                 let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
                 let updated = Arc::make_mut(entry);
                 if let Some(ends_at) = review_ends_at {
-                    updated.review = Some(ReviewClock { started_at: record.at, ends_at: *ends_at, positions: Vec::new() });
+                    updated.review =
+                        Some(ReviewClock { started_at: record.at, ends_at: *ends_at, positions: Vec::new() });
                 }
                 updated.stage = *to;
                 updated.stage_history.push(StageChange {

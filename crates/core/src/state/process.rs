@@ -27,8 +27,10 @@ impl State {
                     return Err("a review position must come from an authority".to_owned());
                 };
                 let entry = self.models.get_mut(model).ok_or_else(|| format!("no model `{model}`"))?;
-                let clock =
-                    Arc::make_mut(entry).review.as_mut().ok_or_else(|| format!("model `{model}` has no review clock"))?;
+                let clock = Arc::make_mut(entry)
+                    .review
+                    .as_mut()
+                    .ok_or_else(|| format!("model `{model}` has no review clock"))?;
                 clock.positions.push(ReviewPosition {
                     authority: authority.clone(),
                     official: official.clone(),

@@ -17,7 +17,7 @@ mod helpers;
 mod log;
 mod mock_upstream;
 mod openapi;
-mod process;
 mod ops;
+mod process;
 mod story;
 mod streaming;

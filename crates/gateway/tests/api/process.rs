@@ -50,13 +50,12 @@ async fn ok(app: &TestApp, method: Method, path: &str, token: &str, body: Value)
 
 async fn world(app: &TestApp) -> World {
     let mut officials = Vec::new();
-    for (authority, people) in [("bis", &["j.doe", "a.smith"][..]), ("aisi", &["k.lee"][..]), ("ncsc", &["m.ng"][..])]
-    {
+    for (authority, people) in [("bis", &["j.doe", "a.smith"][..]), ("aisi", &["k.lee"][..]), ("ncsc", &["m.ng"][..])] {
         app.provider_post("/admin/v1/authorities", json!({ "id": authority, "name": authority })).await;
         for official in people {
-            let issued =
-                app.provider_post(&format!("/admin/v1/authorities/{authority}/officials"), json!({ "official": official }))
-                    .await;
+            let issued = app
+                .provider_post(&format!("/admin/v1/authorities/{authority}/officials"), json!({ "official": official }))
+                .await;
             officials.push((authority, *official, issued["token"].as_str().unwrap().to_owned()));
         }
     }
@@ -70,8 +69,11 @@ async fn world(app: &TestApp) -> World {
         let key = app.provider_post(&format!("/admin/v1/customers/{id}/keys"), json!({ "label": "t" })).await;
         keys.push(key["key"].as_str().unwrap().to_owned());
     }
-    app.provider_post("/admin/v1/models", json!({ "name": "frontier", "upstream": { "base_url": app.upstream.base_url } }))
-        .await;
+    app.provider_post(
+        "/admin/v1/models",
+        json!({ "name": "frontier", "upstream": { "base_url": app.upstream.base_url } }),
+    )
+    .await;
     app.provider_post("/admin/v1/models/frontier/criteria", json!({ "text": "KYC verified", "policies": CRITERIA }))
         .await;
     let provider = app.provider_token.clone();
@@ -166,8 +168,16 @@ async fn review_application_directive_appeal_end_to_end() {
             "evidence": [{ "description": "KYC file", "sha256": sha256, "disclosure": "subject" }],
         })
     };
-    refused(&app, Method::POST, &path("/signoffs"), bis, approve("kyc-verified"), 409, "`submitted` cannot be signed off")
-        .await;
+    refused(
+        &app,
+        Method::POST,
+        &path("/signoffs"),
+        bis,
+        approve("kyc-verified"),
+        409,
+        "`submitted` cannot be signed off",
+    )
+    .await;
     ok(&app, Method::POST, &path("/review"), bis, Value::Null).await;
     ok(&app, Method::POST, &path("/signoffs"), bis, approve("kyc-verified")).await;
     refused(&app, Method::POST, &path("/signoffs"), bis2, approve("kyc-verified"), 400, "already signed off").await;
@@ -234,7 +244,10 @@ async fn review_application_directive_appeal_end_to_end() {
     refused(&app, Method::POST, &decision, aisi, reverse.clone(), 403, "it is for authority `bis`").await;
     refused(&app, Method::POST, &decision, &w.acme, reverse.clone(), 403, "may not").await;
     let decided = ok(&app, Method::POST, &decision, bis2, reverse).await;
-    assert_eq!((decided["status"].as_str(), decided["decision"]["official"].as_str()), (Some("reversed"), Some("a.smith")));
+    assert_eq!(
+        (decided["status"].as_str(), decided["decision"]["official"].as_str()),
+        (Some("reversed"), Some("a.smith"))
+    );
     // Access is restored on the next request.
     assert_eq!(app.chat(&w.acme, "frontier", Some(&french), "hi").await.0, 200);
 

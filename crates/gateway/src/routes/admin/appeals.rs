@@ -50,7 +50,10 @@ pub async fn file(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let caller = actor(&app, &headers)?;
     let Actor::Customer { customer } = &caller else {
-        return Err(ApiError::Forbidden(format!("{} may not file appeals; the affected customer does", caller.describe())));
+        return Err(ApiError::Forbidden(format!(
+            "{} may not file appeals; the affected customer does",
+            caller.describe()
+        )));
     };
     let subject = match body.subject {
         SubjectBody::ApplicationDenial { application } => AppealSubject::ApplicationDenial {
@@ -209,4 +212,3 @@ pub fn appeal_json(a: &Appeal, now: Timestamp) -> serde_json::Value {
         "decision": decision,
     })
 }
-

@@ -90,10 +90,8 @@ pub async fn check_uploaded(app: &AppState, evidence: &[Evidence]) -> Result<(),
             continue; // the core names this problem
         }
         let store = app.evidence.clone();
-        let known = tokio::task::spawn_blocking(move || store.contains(&digest))
-            .await
-            .map_err(internal)?
-            .map_err(internal)?;
+        let known =
+            tokio::task::spawn_blocking(move || store.contains(&digest)).await.map_err(internal)?.map_err(internal)?;
         if !known {
             return Err(bad(&format!(
                 "evidence `{}` cites sha256 `{}`, which has not been uploaded (POST /admin/v1/evidence)",
@@ -124,8 +122,10 @@ pub fn evidence_json(item: &Evidence) -> serde_json::Value {
 pub async fn upload(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    // Taken as a `Result` so an oversized document gets the API's JSON 413, not axum's text one.
+    let body = body.map_err(|_| ApiError::TooLarge { limit: MAX_EVIDENCE_BYTES })?;
     let actor = actor(&app, &headers)?;
     let Actor::Authority { .. } = &actor else {
         return Err(ApiError::Forbidden(format!("{} may not upload evidence", actor.describe())));
@@ -197,8 +197,7 @@ fn may_read(state: &GovState, actor: &Actor, sha256: &str) -> bool {
     };
     citations(state).any(|(item, subjects)| {
         item.sha256.as_deref() == Some(sha256) && {
-            let viewer =
-                if me.is_some_and(|c| subjects.contains(&c)) { Viewer::Subject } else { Viewer::Public };
+            let viewer = if me.is_some_and(|c| subjects.contains(&c)) { Viewer::Subject } else { Viewer::Public };
             item.disclosure.visible_to(viewer)
         }
     })
@@ -206,12 +205,12 @@ fn may_read(state: &GovState, actor: &Actor, sha256: &str) -> bool {
 
 /// Every citation in the state, with the customers it concerns.
 pub fn citations(state: &GovState) -> impl Iterator<Item = (&Evidence, Vec<&CustomerId>)> {
-    let applications = state.applications().flat_map(|a| {
-        a.signoffs.iter().flat_map(move |s| s.evidence.iter().map(move |e| (e, vec![&a.customer])))
-    });
-    let appeals = state.appeals().flat_map(|a| {
-        a.decision.iter().flat_map(move |d| d.evidence.iter().map(move |e| (e, vec![&a.customer])))
-    });
+    let applications = state
+        .applications()
+        .flat_map(|a| a.signoffs.iter().flat_map(move |s| s.evidence.iter().map(move |e| (e, vec![&a.customer]))));
+    let appeals = state
+        .appeals()
+        .flat_map(|a| a.decision.iter().flat_map(move |d| d.evidence.iter().map(move |e| (e, vec![&a.customer]))));
     let directives = state.directives().flat_map(move |d| {
         d.evidence.iter().map(move |e| {
             let concerned: Vec<&CustomerId> = state

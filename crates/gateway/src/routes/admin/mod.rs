@@ -76,10 +76,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/attesters/{attester}/keys/{key_id}/revoke", post(attesters::revoke_key))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
         // Documents are bigger than commands: their own limit, outside the one above.
-        .route(
-            "/admin/v1/evidence",
-            post(evidence::upload).layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES)),
-        )
+        .route("/admin/v1/evidence", post(evidence::upload).layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES)))
         .route("/admin/v1/evidence/{sha256}", get(evidence::get_one))
 }
 

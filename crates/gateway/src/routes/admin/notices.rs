@@ -75,8 +75,7 @@ pub async fn queue(State(app): State<AppState>, headers: HeaderMap) -> Result<Js
         .filter(|a| state.model(a.model.as_str()).is_some_and(|m| m.procedure.signoff.includes(authority)))
         .collect();
     applications.sort_by_key(|a| (!a.overdue(now), a.due_at));
-    let mut appeals: Vec<_> =
-        state.appeals().filter(|a| a.decision.is_none() && a.authority == *authority).collect();
+    let mut appeals: Vec<_> = state.appeals().filter(|a| a.decision.is_none() && a.authority == *authority).collect();
     appeals.sort_by_key(|a| (!a.overdue(now), a.due_at));
     let reviews: Vec<serde_json::Value> = state
         .models()

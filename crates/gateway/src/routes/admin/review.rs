@@ -94,10 +94,8 @@ pub async fn record_position(
     let records = submit(&app, &headers, command).await?;
     let snapshot = app.engine.snapshot();
     let now = app.engine.now();
-    let review = snapshot
-        .state()
-        .model(model.as_str())
-        .and_then(|m| m.review.as_ref().map(|clock| review_json(m, clock, now)));
+    let review =
+        snapshot.state().model(model.as_str()).and_then(|m| m.review.as_ref().map(|clock| review_json(m, clock, now)));
     Ok(Json(serde_json::json!({ "model": model.as_str(), "review": review, "event_seq": last_seq(&records) })))
 }
 
