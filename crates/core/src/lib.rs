@@ -16,6 +16,7 @@
 //! - [`snapshot`]: the request path's frozen view, with memo caches.
 //! - [`decision`]: the access decision.
 //! - [`check`]: criteria checked clause by clause against a customer's own attributes.
+//! - [`impact`]: what a directive would cut, asked before it is issued.
 #![deny(missing_docs)]
 
 pub mod attestation;
@@ -25,6 +26,7 @@ pub mod decision;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod impact;
 pub mod policy;
 pub mod snapshot;
 pub mod stage;

@@ -33,6 +33,8 @@ pub struct AppState {
     pub transparency: Arc<crate::transparency::Transparency>,
     /// Parsed upstream URLs.
     pub upstream_urls: Arc<crate::upstream::UpstreamUrls>,
+    /// Recent-request counters, for a directive's impact.
+    pub usage: Arc<crate::usage::Usage>,
 }
 
 /// A JSON request body, whatever the `Content-Type` (clients such as `curl -d` send

@@ -13,6 +13,7 @@
 mod errors;
 mod governance;
 mod helpers;
+mod impact;
 mod log;
 mod mock_upstream;
 mod openapi;
