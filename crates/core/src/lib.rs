@@ -22,6 +22,7 @@
 //! - [`appeal`]: appeals against adverse actions.
 //! - [`notice`]: notices of adverse actions.
 //! - [`evidence`]: cited evidence and its disclosure levels.
+//! - [`impact`]: what a directive would cut, asked before it is issued.
 #![deny(missing_docs)]
 
 pub mod appeal;
@@ -35,6 +36,7 @@ pub mod error;
 pub mod event;
 pub mod evidence;
 pub mod ids;
+pub mod impact;
 pub mod notice;
 pub mod policy;
 pub mod procedure;

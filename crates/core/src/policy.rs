@@ -195,8 +195,9 @@ pub struct EndUserContext {
     pub attestation: &'static str,
     /// The attested attributes, canonical JSON (sorted keys); `None` unless the attestation is valid.
     pub end_user_json: Option<Arc<str>>,
-    /// A small number standing for `end_user_json` within one snapshot (0 when there are no
-    /// attributes, `u32::MAX` when not interned), so memo keys need not hash the JSON.
+    /// A small number standing for `end_user_json` (0 when there are no attributes, `u32::MAX`
+    /// when not interned), so memo keys and request counters need not hash the JSON; stable
+    /// across snapshots (INVARIANT `end-user-class` in `snapshot.rs`).
     pub end_user_class: u32,
 }
 

@@ -169,6 +169,12 @@ impl ReviewClock {
         if now >= self.ends_at {
             return Ok(Clearance::DeemedCleared { clock_ended_at: self.ends_at });
         }
+        if quorum.authorities.is_empty() {
+            return Err(format!(
+                "the review clock runs until {}; no sign-off authorities are named to clear the model sooner",
+                self.ends_at
+            ));
+        }
         Err(format!(
             "the review clock runs until {}; {} of the {} required authorities have cleared the model",
             self.ends_at,

@@ -4,6 +4,11 @@
 //! hold pure functions of that state: Cedar outcomes per (policy, customer attribute class,
 //! end-user context), and verified attestations per token. A new snapshot starts with empty
 //! caches, so a cache can never serve an outcome computed from older state.
+//!
+//! The table of end-user attribute classes is the exception: it maps canonical end-user JSON to
+//! a small number, which depends on no state, so [`Snapshot::next`] hands it on. Class ids are
+//! then stable for the life of the process, which lets request counters keyed by them outlive
+//! any one snapshot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -42,8 +47,8 @@ pub enum MemoSlot {
     },
 }
 
-/// INVARIANT (memo-key): `end_user_class` stands for one end-user attribute set within this
-/// snapshot (interned in `end_user_classes`), so together with the attestation status it
+/// INVARIANT (memo-key): `end_user_class` stands for one end-user attribute set (interned in
+/// `end_user_classes`, whose ids are never reused), so together with the attestation status it
 /// determines the Cedar context exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct MemoKey {
@@ -53,8 +58,24 @@ struct MemoKey {
     end_user_class: u32,
 }
 
-/// Upper bound on distinct end-user attribute sets interned per snapshot.
+/// Upper bound on distinct end-user attribute sets interned, for the life of the process (the
+/// table is handed from snapshot to snapshot); past it, new sets get no class: their outcomes are
+/// computed but not memoised, and request counters cannot tell them apart.
+///
+/// Attested attribute sets are few in practice (a handful of schema fields), and only a trusted
+/// attester can mint new ones; the bound keeps one that mints many from growing memory.
 pub const MAX_END_USER_CLASSES: usize = 65_536;
+
+/// Canonical end-user JSON to class id and back.
+///
+/// INVARIANT (end-user-class): id `n` (1, 2, …) stands for `by_id[n - 1]` and nothing else; ids
+/// are never reused, so a memo key or a counter keyed by an id means the same attributes for as
+/// long as the table lives.
+#[derive(Debug, Default)]
+struct EndUserClasses {
+    by_json: HashMap<Arc<str>, u32>,
+    by_id: Vec<Arc<str>>,
+}
 
 type AttestationResult = Result<Arc<VerifiedAttestation>, AttestationProblem>;
 
@@ -66,13 +87,31 @@ pub struct Snapshot {
     // a poisoned lock degrades to uncached evaluation instead of failing a request.
     memo: RwLock<HashMap<MemoKey, Arc<Evaluation>>>,
     attestations: RwLock<HashMap<Box<str>, AttestationResult>>,
-    end_user_classes: RwLock<HashMap<Arc<str>, u32>>,
+    // Shared with the snapshots before and after this one (see `next`).
+    end_user_classes: Arc<RwLock<EndUserClasses>>,
 }
 
 impl Snapshot {
-    /// Freezes a state.
+    /// Freezes a state, with a fresh table of end-user classes.
     pub fn new(state: State) -> Self {
-        Self { state, memo: RwLock::default(), attestations: RwLock::default(), end_user_classes: RwLock::default() }
+        Self { state, memo: RwLock::default(), attestations: RwLock::default(), end_user_classes: Arc::default() }
+    }
+
+    /// Freezes the state that follows this snapshot's: empty memo caches, the same table of
+    /// end-user classes (it depends on no state), so class ids stay stable across snapshots.
+    pub fn next(&self, state: State) -> Self {
+        Self {
+            state,
+            memo: RwLock::default(),
+            attestations: RwLock::default(),
+            end_user_classes: self.end_user_classes.clone(),
+        }
+    }
+
+    /// The canonical end-user JSON a class id stands for, if it was interned.
+    pub fn end_user_json(&self, end_user_class: u32) -> Option<Arc<str>> {
+        let position = usize::try_from(end_user_class.checked_sub(1)?).ok()?;
+        self.end_user_classes.read().ok()?.by_id.get(position).cloned()
     }
 
     /// The state.
@@ -125,15 +164,22 @@ impl Snapshot {
 
     /// The class of an end-user attribute set (1, 2, …), or `u32::MAX` when the table is full.
     fn intern_end_user(&self, json: &Arc<str>) -> u32 {
-        if let Some(id) = self.end_user_classes.read().ok().and_then(|classes| classes.get(json).copied()) {
+        if let Some(id) = self.end_user_classes.read().ok().and_then(|classes| classes.by_json.get(json).copied()) {
             return id;
         }
         let Ok(mut classes) = self.end_user_classes.write() else { return u32::MAX };
-        let next = u32::try_from(classes.len() + 1).unwrap_or(u32::MAX);
-        if classes.len() >= MAX_END_USER_CLASSES {
-            return classes.get(json).copied().unwrap_or(u32::MAX);
+        // Another thread may have interned it between the two locks.
+        if let Some(id) = classes.by_json.get(json).copied() {
+            return id;
         }
-        *classes.entry(json.clone()).or_insert(next)
+        if classes.by_id.len() >= MAX_END_USER_CLASSES {
+            return u32::MAX;
+        }
+        // INVARIANT (end-user-class): maintained here, the only place that adds to the table.
+        let id = u32::try_from(classes.by_id.len() + 1).unwrap_or(u32::MAX);
+        classes.by_id.push(json.clone());
+        classes.by_json.insert(json.clone(), id);
+        id
     }
 
     /// The end-user context for a request: verifies the attestation token (cached per token) and

@@ -35,6 +35,8 @@ pub struct AppState {
     pub upstream_urls: Arc<crate::upstream::UpstreamUrls>,
     /// Evidence documents, by digest.
     pub evidence: Arc<portcullis_store::EvidenceStore>,
+    /// Recent-request counters, for a directive's impact.
+    pub usage: Arc<crate::usage::Usage>,
 }
 
 /// A JSON request body, whatever the `Content-Type` (clients such as `curl -d` send

@@ -43,6 +43,9 @@ pub struct Settings {
     /// The transparency log: checkpoint origin, signing key, witnesses.
     #[serde(default)]
     pub transparency: TransparencySettings,
+    /// Recent-request counters, for a directive's impact.
+    #[serde(default)]
+    pub usage: UsageSettings,
     /// Serve the built-in demo upstream under `/demo-upstream/v1` (a canned OpenAI-format
     /// responder for `portcullis demo`; not a model).
     #[serde(default)]
@@ -78,6 +81,26 @@ impl Default for Limits {
             max_upstream_concurrency: 1024,
             shutdown_grace_secs: 30,
         }
+    }
+}
+
+/// Recent-request counters (`usage.rs`): in memory only, per replica, compact counts per
+/// customer × model × end-user attribute class × attestation status; no raw requests.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsageSettings {
+    /// How far back "recent" reaches, in seconds; kept as 24 slots of a twenty-fourth each, so
+    /// the counts cover the last 23 to 24 slots' worth. At least 24.
+    pub window_secs: u64,
+    /// At most this many counter keys (about 130 bytes each); past it, requests are still counted
+    /// per model and end-user class but without their customer, and impact reports them as not
+    /// evaluated.
+    pub max_keys: usize,
+}
+
+impl Default for UsageSettings {
+    fn default() -> Self {
+        Self { window_secs: 86_400, max_keys: 262_144 }
     }
 }
 
@@ -173,6 +196,7 @@ impl Default for Settings {
             attesters: Vec::new(),
             log: LogSettings::default(),
             transparency: TransparencySettings::default(),
+            usage: UsageSettings::default(),
             demo_upstream: false,
         }
     }

@@ -247,7 +247,8 @@ fn writer_loop(
                 continue;
             }
             state = working;
-            snapshot.store(Arc::new(Snapshot::new(state.clone())));
+            // `next`: end-user class ids stay stable, so request counters keyed by them too.
+            snapshot.store(Arc::new(snapshot.load().next(state.clone())));
             tracing::debug!(events = records.len(), last_seq = state.last_seq, "events committed");
         }
         for (job, outcome) in outcomes {

@@ -12,6 +12,7 @@
 //! - [`auth`], [`error`], [`metrics`], [`app`]: cross-cutting pieces.
 //! - [`transparency`]: the log's signing key, checkpoint sequencer and witnesses.
 //! - [`demo`], [`demo_upstream`]: the seeded demo world and its canned upstream.
+//! - [`usage`]: recent-request counters for a directive's impact.
 #![deny(missing_docs)]
 
 pub mod app;
@@ -26,5 +27,6 @@ pub mod routes;
 pub mod startup;
 pub mod transparency;
 pub mod upstream;
+pub mod usage;
 
 pub use startup::Application;

@@ -22,6 +22,7 @@ use crate::config::{AttesterSettings, Settings};
 use crate::engine::{Clock, Engine, SystemClock};
 use crate::metrics::Metrics;
 use crate::transparency::{Transparency, load_or_create_signer, witness_clients};
+use crate::usage::Usage;
 
 /// How long an idle upstream connection stays in the pool.
 const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -123,6 +124,7 @@ impl Application {
             transparency: transparency.clone(),
             upstream_urls: Arc::default(),
             evidence,
+            usage: Arc::new(Usage::new(&settings.usage, engine.now())),
         };
         let mut router = crate::routes::router(state);
         if settings.demo_upstream {

@@ -33,6 +33,19 @@ pub enum DirectiveCommand {
     },
     /// List every directive: in force, scheduled, lifted and expired (public).
     List,
+    /// Ask what a directive would cut before issuing it (provider, authority); nothing is stored.
+    ///
+    /// Prints the customers and active grants it would affect, and how many of this gateway's
+    /// recent requests (in-memory counts, the last day by default) it would have denied, beyond
+    /// what is refused already.
+    Impact {
+        /// A file of Cedar `forbid` policies; `-` reads stdin.
+        #[arg(long)]
+        policies_file: PathBuf,
+        /// The models it would apply to, comma-separated or repeated; default every model.
+        #[arg(long = "models", alias = "model", value_name = "MODEL", value_delimiter = ',')]
+        models: Vec<String>,
+    },
 }
 
 /// Arguments of `directive issue`.
@@ -119,5 +132,15 @@ pub async fn run(client: &Client, command: DirectiveCommand) -> anyhow::Result<V
         }
         DirectiveCommand::Show { id } => client.get(&["directives", &id]).await,
         DirectiveCommand::List => client.get(&["directives"]).await,
+        DirectiveCommand::Impact { policies_file, models } => {
+            let policies = read_policies(&policies_file)?;
+            // No `models` means every model, as the API reads it.
+            let body = if models.is_empty() {
+                json!({ "policies": policies })
+            } else {
+                json!({ "models": models, "policies": policies })
+            };
+            client.post(&["directives", "impact"], &body).await
+        }
     }
 }

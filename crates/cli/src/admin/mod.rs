@@ -109,7 +109,7 @@ enum AdminCommand {
     /// Grants of preview models to customers: issue, revoke (authority).
     #[command(subcommand)]
     Grant(grant::GrantCommand),
-    /// Directives of authorities: issue, lift, show, list.
+    /// Directives of authorities: issue, lift, show, list, and their impact before issuing.
     #[command(subcommand)]
     Directive(directive::DirectiveCommand),
     /// Read the governance event feed (provider, authority).

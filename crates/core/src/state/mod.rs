@@ -32,6 +32,9 @@ pub type Attributes = serde_json::Map<String, serde_json::Value>;
 pub struct Customer {
     /// Its id.
     pub id: CustomerId,
+    /// A small number, unique per customer and assigned at creation, so that per-customer
+    /// counters (the gateway's recent-request counts) can be keyed without the id string.
+    pub customer_idx: u32,
     /// Display name.
     pub name: String,
     /// Attributes, as set by the provider.
@@ -486,10 +489,13 @@ impl State {
                     return Err(fail(format!("customer `{customer}` already exists")));
                 }
                 let (attributes, class_id) = self.intern_class(attributes);
+                // Customers are never removed, so the count is a fresh index.
+                let customer_idx = u32::try_from(self.customers.len()).unwrap_or(u32::MAX);
                 self.customers.insert(
                     customer.clone(),
                     Arc::new(Customer {
                         id: customer.clone(),
+                        customer_idx,
                         name: name.clone(),
                         attributes,
                         class_id,

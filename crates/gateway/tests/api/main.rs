@@ -14,6 +14,7 @@ mod attesters;
 mod errors;
 mod governance;
 mod helpers;
+mod impact;
 mod log;
 mod mock_upstream;
 mod openapi;

@@ -59,6 +59,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/grants/revoke"),
     ("post", "/admin/v1/directives"),
     ("get", "/admin/v1/directives"),
+    ("post", "/admin/v1/directives/impact"),
+    ("get", "/admin/v1/directives/impact"),
     ("get", "/admin/v1/directives/{directive}"),
     ("post", "/admin/v1/directives/{directive}/lift"),
     ("get", "/admin/v1/events"),

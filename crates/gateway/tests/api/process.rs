@@ -184,6 +184,13 @@ async fn review_application_directive_appeal_end_to_end() {
     refused(&app, Method::POST, &path("/signoffs"), ncsc, approve("no-such-clause"), 400, "clause `no-such-clause`")
         .await;
     refused(&app, Method::POST, &path("/signoffs"), &w.acme, approve("kyc-verified"), 403, "may not").await;
+    let mut undescribed = approve("kyc-verified");
+    undescribed["evidence"] = json!([{ "sha256": sha256, "disclosure": "subject" }]);
+    refused(&app, Method::POST, &path("/signoffs"), ncsc, undescribed, 400, "evidence[0]: missing field `description`")
+        .await;
+    let mut unknown = approve("kyc-verified");
+    unknown["evidence"] = json!({ "description": "d", "sha256": "0".repeat(64), "disclosure": "public" });
+    refused(&app, Method::POST, &path("/signoffs"), ncsc, unknown, 400, "has not been uploaded").await;
     let decided = ok(&app, Method::POST, &path("/signoffs"), aisi, approve("kyc-verified")).await;
     assert_eq!(decided["status"], "approved", "{decided}");
     assert_eq!(decided["decision"]["criteria_version"], 1);

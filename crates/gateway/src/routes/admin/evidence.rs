@@ -33,13 +33,33 @@ pub struct EvidenceBody {
 }
 
 /// One citation or a list of them (a directive used to take exactly one).
-#[derive(Deserialize)]
-#[serde(untagged)]
 pub enum EvidenceList {
     /// Several.
     Many(Vec<EvidenceBody>),
     /// One.
     One(EvidenceBody),
+}
+
+// By hand rather than `#[serde(untagged)]`, whose only message is "did not match any variant":
+// a client deserves to hear which field of which item is wrong.
+impl<'de> Deserialize<'de> for EvidenceList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let item = |value: serde_json::Value| serde_json::from_value::<EvidenceBody>(value);
+        match value {
+            serde_json::Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| item(v).map_err(|err| D::Error::custom(format!("evidence[{i}]: {err}"))))
+                .collect::<Result<Vec<_>, _>>()
+                .map(EvidenceList::Many),
+            object @ serde_json::Value::Object(_) => {
+                item(object).map(EvidenceList::One).map_err(|err| D::Error::custom(format!("evidence: {err}")))
+            }
+            _ => Err(D::Error::custom("evidence must be an object or a list of objects")),
+        }
+    }
 }
 
 impl EvidenceList {

@@ -12,6 +12,7 @@ mod directives;
 mod events;
 pub(crate) mod evidence;
 mod grants;
+mod impact;
 mod models;
 mod notices;
 mod openapi;
@@ -65,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/grants", post(grants::grant))
         .route("/admin/v1/grants/revoke", post(grants::revoke))
         .route("/admin/v1/directives", post(directives::issue).get(directives::list))
+        .route("/admin/v1/directives/impact", post(impact::post).get(impact::get_directive_named_impact))
         .route("/admin/v1/directives/{directive}", get(directives::get_one))
         .route("/admin/v1/directives/{directive}/lift", post(directives::lift))
         .route("/admin/v1/events", get(events::list))

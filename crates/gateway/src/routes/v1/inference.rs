@@ -76,6 +76,8 @@ async fn gate_and_forward(
     })?;
     let decision = decide(snapshot, customer, model, &c.end_user, c.now);
     app.metrics.decision_seconds.observe(started.elapsed().as_secs_f64());
+    // Counted whatever the outcome: impact asks which of these the gate would admit today.
+    app.usage.record(customer.customer_idx, model.model_idx, &c.end_user, c.now);
     let allowed = match decision {
         Decision::Allow(allowed) => allowed,
         Decision::Deny(denial) => {
