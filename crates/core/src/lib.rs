@@ -23,6 +23,7 @@
 //! - [`notice`]: notices of adverse actions.
 //! - [`evidence`]: cited evidence and its disclosure levels.
 //! - [`impact`]: what a directive would cut, asked before it is issued.
+//! - [`statistics`]: aggregate decision statistics per model, for the public register.
 #![deny(missing_docs)]
 
 pub mod appeal;
@@ -43,6 +44,7 @@ pub mod procedure;
 pub mod snapshot;
 pub mod stage;
 pub mod state;
+pub mod statistics;
 
 pub use command::{Command, CommandError, handle};
 pub use decision::{Allowed, Decision, Denial, decide};

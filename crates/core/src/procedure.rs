@@ -98,6 +98,8 @@ pub struct ReviewPosition {
     pub reasons: String,
     /// When.
     pub at: Timestamp,
+    /// The sequence number of the event that recorded it.
+    pub seq: u64,
 }
 
 /// The pre-release review clock of a model in `review`.
@@ -199,6 +201,7 @@ mod tests {
             verdict,
             reasons: format!("{name} says so"),
             at: Timestamp::from_millis(1),
+            seq: 1,
         }
     }
 

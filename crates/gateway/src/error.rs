@@ -81,6 +81,12 @@ impl ApiError {
         Self::BadRequest { message: message.into(), param: None, code: "invalid_request" }
     }
 
+    /// The status code this error answers with, for renderers other than the JSON one (the
+    /// register's HTML pages).
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, "invalid_request_error", code),
@@ -99,12 +105,19 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Logs an internal error with its cause chain (the answer says only "internal error").
+    pub fn log_internal(&self) {
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error_type, code) = self.parts();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(error = format!("{cause:#}"), "internal error");
-        }
+        self.log_internal();
         let mut error = serde_json::json!({
             "message": self.to_string(),
             "type": error_type,

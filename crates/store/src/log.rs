@@ -287,11 +287,20 @@ impl LogReader {
     ///
     /// On a database error.
     pub fn entry(&self, seq: u64) -> Result<Option<String>, StoreError> {
+        Ok(self.record(seq)?.map(|r| r.public_json()))
+    }
+
+    /// Event `seq` as stored, in full: its public entry replaces long strings by their digest
+    /// when it would not fit an entry bundle, and the register shows an old criteria version's
+    /// whole text. The stored form includes secret hashes, so a caller publishes only fields it
+    /// knows are public.
+    ///
+    /// # Errors
+    ///
+    /// On a database error.
+    pub fn record(&self, seq: u64) -> Result<Option<EventRecord>, StoreError> {
         self.with(|connection| {
-            Ok(crate::sqlite::read_events(connection, seq.saturating_sub(1), 1)?
-                .into_iter()
-                .find(|r| r.seq == seq)
-                .map(|r| r.public_json()))
+            Ok(crate::sqlite::read_events(connection, seq.saturating_sub(1), 1)?.into_iter().find(|r| r.seq == seq))
         })
     }
 

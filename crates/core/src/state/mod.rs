@@ -188,6 +188,22 @@ pub struct StageChange {
     pub actor: Actor,
     /// How the model was cleared, when it left review.
     pub clearance: Option<crate::procedure::Clearance>,
+    /// The sequence number of the event (its log entry is `seq - 1`).
+    pub seq: u64,
+}
+
+/// One published criteria version as the model's history keeps it: the hash and where it is in
+/// the log, not the text (the register reads an old version's text from its event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CriteriaVersion {
+    /// Version number.
+    pub version: u32,
+    /// SHA-256 of the policies.
+    pub content_hash: String,
+    /// When published.
+    pub published_at: Timestamp,
+    /// The sequence number of the event that published it (its log entry is `seq - 1`).
+    pub published_seq: u64,
 }
 
 /// A model.
@@ -209,8 +225,8 @@ pub struct Model {
     pub stage_history: Vec<StageChange>,
     /// The current criteria, if any were published.
     pub criteria: Option<Arc<Criteria>>,
-    /// Content hashes of every published version, oldest first.
-    pub criteria_history: Vec<(u32, String, Timestamp)>,
+    /// Every published version, oldest first.
+    pub criteria_history: Vec<CriteriaVersion>,
     /// Directives whose scope names this model (or all models), including future and lifted
     /// ones; in-force checks happen per request against `now`.
     ///
@@ -257,11 +273,47 @@ pub struct Directive {
     /// Evidence.
     pub evidence: Vec<Evidence>,
     /// When lifted, and why.
-    pub lifted: Option<(Timestamp, String)>,
+    pub lifted: Option<Lifted>,
     /// The sequence number of the event that issued it (its log entry is `seq - 1`).
     pub issued_seq: u64,
     /// Customers exempted on appeal.
     pub exemptions: Vec<Exemption>,
+}
+
+/// The lifting of a directive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lifted {
+    /// When.
+    pub at: Timestamp,
+    /// Why.
+    pub reason: String,
+    /// The sequence number of the event that lifted it.
+    pub seq: u64,
+}
+
+/// Where a directive stands at a point in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirectiveStatus {
+    /// Issued, not yet effective (its notice period is running).
+    Scheduled,
+    /// Effective and neither expired nor lifted.
+    InForce,
+    /// Past its expiry.
+    Expired,
+    /// Lifted by its issuer.
+    Lifted,
+}
+
+impl DirectiveStatus {
+    /// The status's name as clients see it: `scheduled`, `in_force`, `expired`, `lifted`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::InForce => "in_force",
+            Self::Expired => "expired",
+            Self::Lifted => "lifted",
+        }
+    }
 }
 
 /// A customer's exemption from a directive, allowed on appeal.
@@ -279,6 +331,24 @@ impl Directive {
     /// Whether it is in force at `now`.
     pub fn in_force(&self, now: Timestamp) -> bool {
         self.lifted.is_none() && self.effective_at <= now && self.expires_at.is_none_or(|end| now < end)
+    }
+
+    /// Where it stands at `now`; [`DirectiveStatus::InForce`] exactly when [`Directive::in_force`].
+    pub fn status(&self, now: Timestamp) -> DirectiveStatus {
+        if self.lifted.is_some() {
+            DirectiveStatus::Lifted
+        } else if self.expires_at.is_some_and(|end| end <= now) {
+            DirectiveStatus::Expired
+        } else if self.effective_at > now {
+            DirectiveStatus::Scheduled
+        } else {
+            DirectiveStatus::InForce
+        }
+    }
+
+    /// Whether it was issued without notice (an emergency, which carries a justification).
+    pub fn is_emergency(&self) -> bool {
+        self.notice_millis() <= 0
     }
 
     /// Whether its scope includes `model`.
@@ -590,13 +660,19 @@ impl State {
                     reason: reason.clone(),
                     actor: record.actor.clone(),
                     clearance: clearance.clone(),
+                    seq: record.seq,
                 });
             }
             Event::CriteriaPublished { model, version, content_hash, text, policies } => {
                 let compiled = CompiledPolicies::compile(&self.schema, PolicyKind::Criteria, policies).map(Arc::new);
                 let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
                 let updated = Arc::make_mut(entry);
-                updated.criteria_history.push((*version, content_hash.clone(), record.at));
+                updated.criteria_history.push(CriteriaVersion {
+                    version: *version,
+                    content_hash: content_hash.clone(),
+                    published_at: record.at,
+                    published_seq: record.seq,
+                });
                 updated.criteria = Some(Arc::new(Criteria {
                     version: *version,
                     content_hash: content_hash.clone(),
@@ -678,7 +754,7 @@ impl State {
             Event::DirectiveLifted { directive, reason } => {
                 let entry =
                     self.directives.get_mut(directive).ok_or_else(|| fail(format!("no directive `{directive}`")))?;
-                Arc::make_mut(entry).lifted = Some((record.at, reason.clone()));
+                Arc::make_mut(entry).lifted = Some(Lifted { at: record.at, reason: reason.clone(), seq: record.seq });
                 self.reindex_directives();
             }
             Event::DirectiveExemptionGranted { directive, customer, until, appeal } => {

@@ -37,6 +37,7 @@ impl State {
                     verdict: *verdict,
                     reasons: reasons.clone(),
                     at,
+                    seq: record.seq,
                 });
             }
             Event::ApplicationSubmitted { application, customer, model, purpose, criteria_version, due_at } => {

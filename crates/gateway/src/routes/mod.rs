@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod log;
 pub mod ops;
+pub mod register;
 pub mod v1;
 
 use axum::Router;
@@ -16,6 +17,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(ops::router())
         .merge(log::router())
+        .merge(register::router())
         .fallback(not_found)
         .with_state(state)
 }

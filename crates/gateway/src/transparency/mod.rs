@@ -47,6 +47,11 @@ impl Transparency {
         self.signer.name()
     }
 
+    /// The CLI command that verifies this log, as `GET /admin/v1/log` and the register print it.
+    pub fn verify_command(&self, public_base_url: &str) -> String {
+        format!("portcullis verify --url {public_base_url}/log --key '{}'", self.verifier_key())
+    }
+
     /// Size of the served checkpoint (0 before the first).
     pub fn served_size(&self) -> u64 {
         self.served.load().as_ref().map_or(0, |c| c.size)

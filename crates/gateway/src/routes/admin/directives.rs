@@ -111,15 +111,6 @@ fn directive_by_id(app: &AppState, id: &str) -> Result<serde_json::Value, ApiErr
 }
 
 fn directive_json(d: &Directive, now: Timestamp) -> serde_json::Value {
-    let status = if d.lifted.is_some() {
-        "lifted"
-    } else if d.expires_at.is_some_and(|end| end <= now) {
-        "expired"
-    } else if d.effective_at > now {
-        "scheduled"
-    } else {
-        "in_force"
-    };
     let scope = match &d.scope {
         DirectiveScope::AllModels => serde_json::json!(["*"]),
         DirectiveScope::Models { models } => {
@@ -152,12 +143,12 @@ fn directive_json(d: &Directive, now: Timestamp) -> serde_json::Value {
         "effective_at": d.effective_at.to_rfc3339(),
         "expires_at": d.expires_at.map(Timestamp::to_rfc3339),
         "notice_seconds": notice_seconds,
-        "emergency": notice_seconds <= 0,
+        "emergency": d.is_emergency(),
         "emergency_justification": d.emergency_justification,
         "evidence": evidence,
         "exemptions": exemptions,
-        "status": status,
+        "status": d.status(now).name(),
         "log_index": d.issued_seq.saturating_sub(1),
-        "lifted": d.lifted.as_ref().map(|(at, reason)| serde_json::json!({ "at": at.to_rfc3339(), "reason": reason })),
+        "lifted": d.lifted.as_ref().map(|l| serde_json::json!({ "at": l.at.to_rfc3339(), "reason": l.reason })),
     })
 }

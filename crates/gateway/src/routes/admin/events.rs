@@ -104,10 +104,6 @@ pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
         "tiles_url": format!("{}/log/", app.public_base_url),
         "size": t.served_size(),
         "witnesses": witnesses,
-        "verify": format!(
-            "portcullis verify --url {}/log --key '{}'",
-            app.public_base_url,
-            t.verifier_key()
-        ),
+        "verify": t.verify_command(&app.public_base_url),
     }))
 }

@@ -165,7 +165,14 @@ fn criteria_json(app: &AppState, name: &str) -> Result<serde_json::Value, ApiErr
     let history: Vec<serde_json::Value> = model
         .criteria_history
         .iter()
-        .map(|(version, hash, at)| serde_json::json!({ "version": version, "content_hash": hash, "published_at": at.to_rfc3339() }))
+        .map(|v| {
+            serde_json::json!({
+                "version": v.version,
+                "content_hash": v.content_hash,
+                "published_at": v.published_at.to_rfc3339(),
+                "log_index": v.published_seq.saturating_sub(1),
+            })
+        })
         .collect();
     Ok(serde_json::json!({
         "model": model.name.as_str(),
