@@ -20,5 +20,6 @@ mod mock_upstream;
 mod openapi;
 mod ops;
 mod process;
+mod register;
 mod story;
 mod streaming;

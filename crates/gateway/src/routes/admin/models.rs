@@ -1,10 +1,12 @@
-//! Models: registration, upstreams, stages, published criteria. Reads are public.
+//! Models: registration, upstreams, stages, published criteria, decision statistics. Reads are
+//! public.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use portcullis_core::procedure::Clearance;
 use portcullis_core::state::Model;
+use portcullis_core::statistics::{ModelStatistics, model_statistics, statistics_by_model};
 use portcullis_core::{Command, ModelName, StageTarget, Timestamp, Upstream};
 use serde::Deserialize;
 
@@ -59,7 +61,12 @@ pub async fn register(
 pub async fn list(State(app): State<AppState>) -> Json<serde_json::Value> {
     let snapshot = app.engine.snapshot();
     let now = app.engine.now();
-    let models: Vec<serde_json::Value> = snapshot.state().models().map(|m| model_json(m, now)).collect();
+    let statistics = statistics_by_model(snapshot.state(), now);
+    let models: Vec<serde_json::Value> = snapshot
+        .state()
+        .models()
+        .map(|m| model_json(m, &statistics.get(&m.name).cloned().unwrap_or_default(), now))
+        .collect();
     Json(serde_json::json!({ "models": models }))
 }
 
@@ -191,7 +198,8 @@ fn criteria_json(app: &AppState, name: &str) -> Result<serde_json::Value, ApiErr
 fn model_by_name(app: &AppState, name: &str) -> Result<serde_json::Value, ApiError> {
     let snapshot = app.engine.snapshot();
     let model = snapshot.state().model(name).ok_or_else(|| no_model(name))?;
-    Ok(model_json(model, app.engine.now()))
+    let now = app.engine.now();
+    Ok(model_json(model, &model_statistics(snapshot.state(), &model.name, now), now))
 }
 
 fn no_model(name: &str) -> ApiError {
@@ -200,7 +208,7 @@ fn no_model(name: &str) -> ApiError {
 
 /// A model's public record. The upstream is left out: where traffic goes is the operator's
 /// business, not the register's.
-fn model_json(model: &Model, now: Timestamp) -> serde_json::Value {
+fn model_json(model: &Model, statistics: &ModelStatistics, now: Timestamp) -> serde_json::Value {
     let history: Vec<serde_json::Value> = model
         .stage_history
         .iter()
@@ -211,6 +219,7 @@ fn model_json(model: &Model, now: Timestamp) -> serde_json::Value {
                 "to": c.to.name(),
                 "reason": c.reason,
                 "by": c.actor.describe(),
+                "log_index": c.seq.saturating_sub(1),
                 "clearance": c.clearance.as_ref().map(|cl| match cl {
                     Clearance::Cleared { authorities } => serde_json::json!({
                         "kind": "cleared",
@@ -239,5 +248,31 @@ fn model_json(model: &Model, now: Timestamp) -> serde_json::Value {
         "directives": directives,
         "procedure": crate::routes::admin::review::procedure_json(&model.procedure),
         "review": model.review.as_ref().map(|clock| crate::routes::admin::review::review_json(model, clock, now)),
+        "statistics": statistics_json(statistics),
+    })
+}
+
+/// Aggregate statistics of decisions and appeals: counts and a duration, never who applied.
+fn statistics_json(statistics: &ModelStatistics) -> serde_json::Value {
+    let a = &statistics.applications;
+    let p = &statistics.appeals;
+    serde_json::json!({
+        "applications": {
+            "approved": a.approved,
+            "approved_on_appeal": a.approved_on_appeal,
+            "denied": a.denied,
+            "pending": a.pending,
+            "overdue": a.overdue,
+            "withdrawn": a.withdrawn,
+            "median_decision_seconds": a.median_decision_millis.map(|ms| ms / 1000),
+        },
+        "appeals": {
+            "pending": p.pending,
+            "overdue": p.overdue,
+            "upheld": p.upheld,
+            "reversed": p.reversed,
+            "modified": p.modified,
+            "withdrawn": p.withdrawn,
+        },
     })
 }

@@ -113,7 +113,10 @@ pub struct DiffLine {
 /// A line diff in hunks: each hunk is a run of changes with a few unchanged lines around it.
 /// Equal texts give no hunks.
 pub fn diff(old: &str, new: &str) -> Vec<Vec<DiffLine>> {
-    let diff = TextDiff::configure().timeout(DIFF_TIMEOUT).diff_lines(old, new);
+    // Lines without their endings, so a last line with and without a final newline compare equal.
+    let old_lines: Vec<&str> = old.lines().collect();
+    let new_lines: Vec<&str> = new.lines().collect();
+    let diff = TextDiff::configure().timeout(DIFF_TIMEOUT).diff_slices(&old_lines, &new_lines);
     diff.grouped_ops(DIFF_CONTEXT_LINES)
         .iter()
         .map(|group| {
@@ -128,7 +131,7 @@ pub fn diff(old: &str, new: &str) -> Vec<Vec<DiffLine>> {
                     },
                     old_line: change.old_index().map(|i| i + 1),
                     new_line: change.new_index().map(|i| i + 1),
-                    text: change.value().trim_end_matches(['\n', '\r']).to_owned(),
+                    text: change.value().to_owned(),
                 })
                 .collect()
         })
@@ -162,6 +165,7 @@ mod tests {
     #[test]
     fn diffs_by_line_with_numbers_and_context() {
         assert_eq!(render(&diff("a\nb\n", "a\nb\n")), "");
+        assert_eq!(render(&diff("a\nb", "a\nb\n")), "", "a final newline is not a change");
         assert_eq!(
             render(&diff("a\nb\nc\n", "a\nB\nc\nd\n")),
             " Some(1)/Some(1) a\n-Some(2)/None b\n+None/Some(2) B\n Some(3)/Some(3) c\n+None/Some(4) d"

@@ -39,7 +39,8 @@ pub async fn get(State(app): State<AppState>, path: Result<ApiPath<String>, ApiE
         section aria-labelledby="facts" {
             h2 #facts { "Facts" }
             dl.facts {
-                dt { "Issuer" } dd { (d.issuer) " (" (actor(&d.issued_by)) ")" }
+                dt { "Issuer" } dd { (d.issuer) }
+                dt { "Issued by" } dd { (actor(&d.issued_by)) }
                 dt { "Legal basis" } dd { (d.legal_basis) }
                 dt { "Scope" } dd { (scope(&d.scope)) }
                 dt { "Issued" } dd { (time(d.issued_at)) " · " (entry_link(d.issued_seq)) }

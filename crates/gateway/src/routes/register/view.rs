@@ -128,6 +128,7 @@ pub fn duration(millis: i64) -> String {
     let (days, hours, minutes) = (seconds / 86_400, (seconds % 86_400) / 3600, (seconds % 3600) / 60);
     let plural = |n: i64, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
     match (days, hours, minutes) {
+        (0, 0, 0) if seconds == 0 => "under a second".to_owned(),
         (0, 0, 0) => format!("{seconds} s"),
         (0, 0, m) => format!("{m} min"),
         (0, h, 0) => format!("{h} h"),
@@ -235,6 +236,7 @@ mod tests {
         let cases = [
             (0, "none"),
             (-5, "none"),
+            (400, "under a second"),
             (1_500, "1 s"),
             (300_000, "5 min"),
             (3_600_000, "1 h"),
