@@ -11,6 +11,11 @@
 
 import { chromium } from 'playwright-core';
 
+// Root in CI needs --no-sandbox; the rest keep Chromium off the (closed) network, where its
+// background connections would only be refused.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
 const base = (process.argv[2] ?? '').replace(/\/$/, '');
 if (!/^https?:\/\//.test(base)) {
   console.error('usage: node register.mjs <base-url>   (e.g. http://127.0.0.1:8080)');
@@ -38,7 +43,7 @@ const shows = (text, label, value) => text === `${label} ${value}` || text.start
 /** Collapses whitespace, as a reader sees text. */
 const squash = (text) => text.replace(/\s+/g, ' ').trim();
 
-const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
 try {
   const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();

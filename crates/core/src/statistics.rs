@@ -214,7 +214,12 @@ mod tests {
             vec![ApplicationStep { at: Timestamp::from_millis(0), what: "submitted", by: String::new(), note: None }];
         if let Some(day) = decided_day {
             let what = if on_appeal { "denied" } else { status.name() };
-            history.push(ApplicationStep { at: Timestamp::from_millis(day * DAY), what, by: String::new(), note: None });
+            history.push(ApplicationStep {
+                at: Timestamp::from_millis(day * DAY),
+                what,
+                by: String::new(),
+                note: None,
+            });
         }
         if on_appeal {
             history.push(ApplicationStep {
@@ -285,7 +290,12 @@ mod tests {
         check(
             &[application(S::Approved, Some(2), false, 30), application(S::Denied, Some(5), false, 30)],
             10,
-            ApplicationStatistics { approved: 1, denied: 1, median_decision_millis: Some(3 * DAY + DAY / 2), ..Default::default() },
+            ApplicationStatistics {
+                approved: 1,
+                denied: 1,
+                median_decision_millis: Some(3 * DAY + DAY / 2),
+                ..Default::default()
+            },
         );
     }
 

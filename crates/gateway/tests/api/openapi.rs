@@ -17,7 +17,9 @@ use crate::helpers::{TestApp, spawn_app};
 /// `routes/log.rs`: a route
 /// added to a router must be added here and to `openapi.json`, or
 /// `every_served_route_is_documented` fails. The demo upstream (`/demo-upstream/v1/…`, served
-/// only by `portcullis demo`) stands in for a model and is not part of the API.
+/// only by `portcullis demo`) stands in for a model and is not part of the API. Nor are the
+/// public register's HTML pages (`routes/register/`, `/register/…`): they are for people, render
+/// the same data as the documented JSON reads, and are tested in `register.rs`.
 const ROUTES: &[(&str, &str)] = &[
     // routes/admin/mod.rs
     ("get", "/admin/v1/openapi.json"),

@@ -92,8 +92,14 @@ async fn world(app: &TestApp) -> World {
         .await;
     let clear = json!({ "verdict": "clear", "reasons": "evaluation reviewed" });
     ok(app, Method::POST, "/admin/v1/models/frontier/review", &doe, clear).await;
-    ok(app, Method::POST, "/admin/v1/models/frontier/stage", &provider, json!({ "to": "preview", "reason": "release" }))
-        .await;
+    ok(
+        app,
+        Method::POST,
+        "/admin/v1/models/frontier/stage",
+        &provider,
+        json!({ "to": "preview", "reason": "release" }),
+    )
+    .await;
     app.provider_post(
         "/admin/v1/models/frontier/criteria",
         json!({ "text": "KYC verified.\nEstablished in the United States.", "policies": CRITERIA_V2 }),
@@ -189,9 +195,17 @@ async fn page(app: &TestApp, path: &str) -> (u16, String, String, String) {
 async fn register_pages_show_the_governance_state_without_a_login() {
     let app = spawn_app().await;
     let world = world(&app).await;
-    let model = app.client.get(app.url("/admin/v1/models/frontier")).send().await.unwrap().json::<Value>().await.unwrap();
-    let criteria =
-        app.client.get(app.url("/admin/v1/models/frontier/criteria")).send().await.unwrap().json::<Value>().await.unwrap();
+    let model =
+        app.client.get(app.url("/admin/v1/models/frontier")).send().await.unwrap().json::<Value>().await.unwrap();
+    let criteria = app
+        .client
+        .get(app.url("/admin/v1/models/frontier/criteria"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
     let hash = criteria["content_hash"].as_str().unwrap();
 
     // The JSON API's statistics: counts only.
@@ -214,7 +228,9 @@ async fn register_pages_show_the_governance_state_without_a_login() {
     assert_eq!(content_type, "text/html; charset=utf-8");
     assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
     assert!(index.starts_with("<!DOCTYPE html><html lang=\"en\">"), "{index}");
-    for fragment in ["href=\"/register/models/frontier\"", "stage-preview", "version 2", &hash[..12], "portcullis verify --url"] {
+    for fragment in
+        ["href=\"/register/models/frontier\"", "stage-preview", "version 2", &hash[..12], "portcullis verify --url"]
+    {
         assert!(index.contains(fragment), "the index lacks `{fragment}`");
     }
 
@@ -282,7 +298,8 @@ async fn register_pages_show_the_governance_state_without_a_login() {
     ] {
         assert!(ec1.contains(fragment), "the directive page lacks `{fragment}`");
     }
-    let evidence = app.client.get(app.url(&format!("/register/evidence/{}", world.public_evidence))).send().await.unwrap();
+    let evidence =
+        app.client.get(app.url(&format!("/register/evidence/{}", world.public_evidence))).send().await.unwrap();
     assert_eq!(evidence.status().as_u16(), 200);
     assert_eq!(evidence.headers()["content-security-policy"], "sandbox");
     assert_eq!(evidence.text().await.unwrap(), "Order EC-1, as served on the provider");
@@ -337,8 +354,15 @@ async fn register_in_headless_chromium() {
 }
 
 async fn directives_log_index(app: &TestApp, id: &str) -> u64 {
-    let directive =
-        app.client.get(app.url(&format!("/admin/v1/directives/{id}"))).send().await.unwrap().json::<Value>().await.unwrap();
+    let directive = app
+        .client
+        .get(app.url(&format!("/admin/v1/directives/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
     directive["log_index"].as_u64().unwrap()
 }
 
@@ -367,9 +391,10 @@ fn preflight(browser: &std::path::Path) {
     let node = Command::new("node").arg("--version").output();
     assert!(
         node.is_ok_and(|o| o.status.success()),
-        "the browser test needs Node.js 18 or newer: `apt-get install -y nodejs npm`"
+        "the browser test needs Node.js 20 or newer (with npm) on the PATH"
     );
-    let chromium = std::env::var_os("PORTCULLIS_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let chromium =
+        std::env::var_os("PORTCULLIS_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     assert!(
         chromium.exists(),
         "the browser test needs Chromium at `{}`: `apt-get install -y chromium` (or set PORTCULLIS_CHROMIUM)",

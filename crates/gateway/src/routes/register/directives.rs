@@ -100,7 +100,11 @@ pub fn status_badge(status: DirectiveStatus) -> Markup {
 
 /// The notice period, or the emergency flag.
 pub fn notice(d: &Directive) -> Markup {
-    if d.is_emergency() { emergency_flag() } else { html! { (duration(d.notice_millis())) } }
+    if d.is_emergency() {
+        emergency_flag()
+    } else {
+        html! { (duration(d.notice_millis())) }
+    }
 }
 
 /// The models a directive covers, linked.

@@ -13,10 +13,7 @@ use crate::routes::admin::evidence::citations;
 use crate::routes::register::PageError;
 
 /// `GET /register/evidence/{sha256}`.
-pub async fn get(
-    State(app): State<AppState>,
-    path: Result<ApiPath<String>, ApiError>,
-) -> Result<Response, PageError> {
+pub async fn get(State(app): State<AppState>, path: Result<ApiPath<String>, ApiError>) -> Result<Response, PageError> {
     let ApiPath(sha256) = path?;
     if !is_sha256_hex(&sha256) {
         return Err(ApiError::BadRequest {
@@ -26,8 +23,7 @@ pub async fn get(
         }
         .into());
     }
-    let not_public =
-        || ApiError::NotFound { message: format!("no public evidence `{sha256}`"), code: "not_found" };
+    let not_public = || ApiError::NotFound { message: format!("no public evidence `{sha256}`"), code: "not_found" };
     let snapshot = app.engine.snapshot();
     // The same citation scan as the admin API's reader check, as the public viewer.
     let public = citations(snapshot.state())

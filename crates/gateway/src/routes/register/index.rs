@@ -147,12 +147,8 @@ struct CheckpointSummary {
 fn summary(served: &StoredCheckpoint) -> Option<CheckpointSummary> {
     let note = Note::parse(&served.note).ok()?;
     let checkpoint = Checkpoint::parse(note.text()).ok()?;
-    let witnesses = note
-        .signatures()
-        .iter()
-        .map(|s| s.name().to_owned())
-        .filter(|name| name != checkpoint.origin())
-        .collect();
+    let witnesses =
+        note.signatures().iter().map(|s| s.name().to_owned()).filter(|name| name != checkpoint.origin()).collect();
     Some(CheckpointSummary { checkpoint, witnesses })
 }
 

@@ -198,7 +198,11 @@ fn history(model: &Model) -> Markup {
 }
 
 /// The criteria: the version shown, every version, the compare form and the diff asked for.
-fn criteria_section(model: &Model, shown: Option<&CriteriaTexts>, changes: Option<&(CriteriaTexts, CriteriaTexts)>) -> Markup {
+fn criteria_section(
+    model: &Model,
+    shown: Option<&CriteriaTexts>,
+    changes: Option<&(CriteriaTexts, CriteriaTexts)>,
+) -> Markup {
     let current_version = model.criteria.as_ref().map(|c| c.version);
     let href = |q: &str| format!("?{q}#criteria");
     html! {

@@ -119,16 +119,15 @@ fn human_date(rfc3339: &str) -> String {
     }
 }
 
-/// A duration in words, to the two largest units: `3 days 4 h`, `5 min`, `none`.
+/// A duration in words, to the two largest units: `3 days 4 h`, `5 min`, `under a second`.
 pub fn duration(millis: i64) -> String {
-    if millis <= 0 {
-        return "none".to_owned();
+    if millis < 1000 {
+        return "under a second".to_owned();
     }
     let seconds = millis / 1000;
     let (days, hours, minutes) = (seconds / 86_400, (seconds % 86_400) / 3600, (seconds % 3600) / 60);
     let plural = |n: i64, word: &str| if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") };
     match (days, hours, minutes) {
-        (0, 0, 0) if seconds == 0 => "under a second".to_owned(),
         (0, 0, 0) => format!("{seconds} s"),
         (0, 0, m) => format!("{m} min"),
         (0, h, 0) => format!("{h} h"),
@@ -234,8 +233,8 @@ mod tests {
     #[test]
     fn durations_in_words() {
         let cases = [
-            (0, "none"),
-            (-5, "none"),
+            (0, "under a second"),
+            (-5, "under a second"),
             (400, "under a second"),
             (1_500, "1 s"),
             (300_000, "5 min"),
