@@ -154,6 +154,6 @@ fn summary(served: &StoredCheckpoint) -> Option<CheckpointSummary> {
 
 /// The first 12 hex digits of a hash, for tables; the full hash is in the title and on the
 /// model's page.
-pub fn short_hash(hash: &str) -> String {
+fn short_hash(hash: &str) -> String {
     format!("{}…", hash.get(..12).unwrap_or(hash))
 }
