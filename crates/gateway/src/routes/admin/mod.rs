@@ -13,6 +13,7 @@ mod events;
 pub(crate) mod evidence;
 mod grants;
 mod impact;
+pub(crate) mod limits;
 mod models;
 mod notices;
 mod openapi;
@@ -42,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/customers/{customer}/attributes", put(customers::set_attributes))
         .route("/admin/v1/customers/{customer}/keys", post(customers::issue_key).get(customers::list_keys))
         .route("/admin/v1/keys/{key_id}/revoke", post(customers::revoke_key))
+        .route("/admin/v1/customers/{customer}/limits", put(limits::set_customer_limits))
+        .route("/admin/v1/keys/{key_id}/limits", put(limits::set_key_limits))
         .route("/admin/v1/authorities", post(authorities::create).get(authorities::list))
         .route("/admin/v1/authorities/{authority}/officials", post(authorities::issue_official_token))
         .route("/admin/v1/models", post(models::register).get(models::list))
