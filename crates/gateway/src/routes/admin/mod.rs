@@ -117,6 +117,19 @@ pub(crate) fn parse_id<T>(
     })
 }
 
+/// Parses a field that takes one of a few words, naming them all on error.
+pub(crate) fn parse_choice<T: Copy>(field: &'static str, text: &str, choices: &[(&str, T)]) -> Result<T, ApiError> {
+    if let Some((_, value)) = choices.iter().find(|(word, _)| *word == text) {
+        return Ok(*value);
+    }
+    let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+    Err(ApiError::BadRequest {
+        message: format!("unknown {field} `{text}`; use {}", words.join(", ")),
+        param: Some(field),
+        code: "invalid_value",
+    })
+}
+
 /// Parses an optional RFC 3339 field.
 pub(crate) fn parse_time(field: &'static str, text: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
     text.map(|t| {
@@ -142,6 +155,16 @@ pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0_u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!("{prefix}{}", portcullis_core::ids::hex(&bytes))
+}
+
+/// A record's JSON with the sequence number of the write that changed it (none for a read).
+pub(crate) fn with_event_seq(mut json: serde_json::Value, event_seq: u64) -> serde_json::Value {
+    if event_seq > 0
+        && let Some(map) = json.as_object_mut()
+    {
+        map.insert("event_seq".to_owned(), event_seq.into());
+    }
+    json
 }
 
 /// The sequence number of the last event a write produced.
