@@ -431,6 +431,16 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A customer's (or one of its keys') rate limits and token budget were set.
+    LimitsSet {
+        /// The customer.
+        customer: CustomerId,
+        /// The key, when the limits are the key's own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_id: Option<KeyId>,
+        /// The limits.
+        limits: crate::limits::Limits,
+    },
 }
 
 impl Event {
@@ -467,6 +477,7 @@ impl Event {
             Event::AttesterRegistered { .. } => "attester_registered",
             Event::AttesterKeyAdded { .. } => "attester_key_added",
             Event::AttesterKeyRevoked { .. } => "attester_key_revoked",
+            Event::LimitsSet { .. } => "limits_set",
         }
     }
 }

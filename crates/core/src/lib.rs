@@ -22,6 +22,7 @@
 //! - [`appeal`]: appeals against adverse actions.
 //! - [`notice`]: notices of adverse actions.
 //! - [`evidence`]: cited evidence and its disclosure levels.
+//! - [`limits`]: rate limits and token budgets per customer and key.
 //! - [`impact`]: what a directive would cut, asked before it is issued.
 //! - [`statistics`]: aggregate decision statistics per model, for the public register.
 #![deny(missing_docs)]
@@ -38,6 +39,7 @@ pub mod event;
 pub mod evidence;
 pub mod ids;
 pub mod impact;
+pub mod limits;
 pub mod notice;
 pub mod policy;
 pub mod procedure;

@@ -33,6 +33,8 @@ pub struct AppState {
     pub transparency: Arc<crate::transparency::Transparency>,
     /// Parsed upstream URLs.
     pub upstream_urls: Arc<crate::upstream::UpstreamUrls>,
+    /// Rate limit and token budget counters of this replica.
+    pub rate_limits: Arc<crate::limits::RateLimits>,
     /// Evidence documents, by digest.
     pub evidence: Arc<portcullis_store::EvidenceStore>,
     /// Recent-request counters, for a directive's impact.

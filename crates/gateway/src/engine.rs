@@ -132,6 +132,11 @@ impl Engine {
         self.clock.now()
     }
 
+    /// The engine's clock, for work that outlives a handler (e.g. counting a streamed answer).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// Submits a command and waits until its events are stored and visible.
     ///
     /// # Errors

@@ -67,6 +67,16 @@ pub enum ApiError {
     /// 504: the upstream did not answer in time.
     #[error("{0}")]
     UpstreamTimeout(String),
+    /// 429: a rate limit or token budget is exhausted; `Retry-After` says when to come back.
+    #[error("{message}")]
+    RateLimited {
+        /// What was exceeded, with the limit.
+        message: String,
+        /// `requests` or `tokens` (OpenAI's error types for the two limits).
+        kind: &'static str,
+        /// Seconds until a retry can succeed.
+        retry_after_secs: u64,
+    },
     /// 503: the gateway cannot serve this now (shutting down, not ready).
     #[error("{0}")]
     Unavailable(String),
@@ -100,6 +110,7 @@ impl ApiError {
             Self::UpstreamUnreachable(_) => (StatusCode::BAD_GATEWAY, "upstream_error", "upstream_unreachable"),
             Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_error", "upstream_timeout"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "api_error", "unavailable"),
+            Self::RateLimited { kind, .. } => (StatusCode::TOO_MANY_REQUESTS, kind, "rate_limit_exceeded"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error", "internal_error"),
         }
     }
@@ -146,7 +157,11 @@ impl IntoResponse for ApiError {
                 _ => {}
             }
         }
-        (status, Json(serde_json::json!({ "error": error }))).into_response()
+        let mut response = (status, Json(serde_json::json!({ "error": error }))).into_response();
+        if let Self::RateLimited { retry_after_secs, .. } = &self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        }
+        response
     }
 }
 

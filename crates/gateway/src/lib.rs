@@ -22,6 +22,7 @@ pub mod demo;
 pub mod demo_upstream;
 pub mod engine;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod routes;
 pub mod startup;

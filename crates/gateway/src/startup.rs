@@ -124,6 +124,7 @@ impl Application {
             transparency: transparency.clone(),
             upstream_urls: Arc::default(),
             evidence,
+            rate_limits: Arc::default(),
             usage: Arc::new(Usage::new(&settings.usage, engine.now())),
         };
         let mut router = crate::routes::router(state);

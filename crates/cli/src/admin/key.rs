@@ -31,6 +31,22 @@ pub enum KeyCommand {
         #[arg(long)]
         customer: String,
     },
+    /// Set the rate limits of a customer (`--customer`) or of one key (`--key-id`), replacing the
+    /// previous ones; a limit left out is unlimited (provider). Applies from the next request.
+    Limits {
+        /// The customer whose keys all count against the limits.
+        #[arg(long, conflicts_with = "key_id", required_unless_present = "key_id")]
+        customer: Option<String>,
+        /// One key, limited besides its customer.
+        #[arg(long)]
+        key_id: Option<String>,
+        /// Requests per minute.
+        #[arg(long)]
+        requests_per_minute: Option<u32>,
+        /// Tokens per UTC day, from the upstream's reported usage.
+        #[arg(long)]
+        tokens_per_day: Option<u64>,
+    },
 }
 
 /// Runs a key subcommand and returns the gateway's answer.
@@ -53,5 +69,13 @@ pub async fn run(client: &Client, command: KeyCommand) -> anyhow::Result<Value> 
             client.post(&["keys", &key_id, "revoke"], &json!({ "reason": reason })).await
         }
         KeyCommand::List { customer } => client.get(&["customers", &customer, "keys"]).await,
+        KeyCommand::Limits { customer, key_id, requests_per_minute, tokens_per_day } => {
+            let body = json!({ "requests_per_minute": requests_per_minute, "tokens_per_day": tokens_per_day });
+            match (customer, key_id) {
+                (Some(customer), _) => client.put(&["customers", &customer, "limits"], &body).await,
+                (None, Some(key_id)) => client.put(&["keys", &key_id, "limits"], &body).await,
+                (None, None) => anyhow::bail!("give --customer or --key-id"),
+            }
+        }
     }
 }

@@ -288,6 +288,15 @@ pub enum Command {
         /// Why (required).
         reason: String,
     },
+    /// Set the rate limits and token budget of a customer, or of one of its keys. Provider only.
+    SetLimits {
+        /// The customer.
+        customer: CustomerId,
+        /// One key of the customer; `None` for the customer as a whole.
+        key_id: Option<KeyId>,
+        /// The limits (unset fields mean unlimited).
+        limits: crate::limits::Limits,
+    },
 }
 
 /// Why a command was refused. Nothing changed.
@@ -483,6 +492,17 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
         Command::RevokeAttesterKey { attester, key_id, reason } => {
             attester::handle_revoke_key(state.attester_registry(), attester, key_id, reason)?
         }
+        Command::SetLimits { customer, key_id, limits } => {
+            need_customer(state, &customer)?;
+            if let Some(key_id) = &key_id {
+                let key = state.key_by_id(key_id.as_str()).ok_or_else(|| not_found("key", key_id))?;
+                if key.customer != customer {
+                    return Err(CommandError::Invalid(format!("key `{key_id}` is not a key of `{customer}`")));
+                }
+            }
+            limits.check().map_err(CommandError::Invalid)?;
+            Event::LimitsSet { customer, key_id, limits }
+        }
     };
     Ok(vec![event])
 }
@@ -573,6 +593,7 @@ fn command_action(command: &Command) -> &'static str {
         Command::RegisterAttester { .. } => "register attesters",
         Command::AddAttesterKey { .. } => "add attester keys",
         Command::RevokeAttesterKey { .. } => "revoke attester keys",
+        Command::SetLimits { .. } => "set rate limits",
     }
 }
 

@@ -48,6 +48,9 @@ pub struct Customer {
     pub key_ids: Vec<KeyId>,
     /// When it was created.
     pub created_at: Timestamp,
+    /// Its rate limits and token budget; boxed, as most customers have none and there may be
+    /// ten million customers.
+    pub limits: Option<Box<crate::limits::Limits>>,
 }
 
 /// A customer's grants, by model.
@@ -133,6 +136,8 @@ pub struct ApiKey {
     pub key_hash: SecretHash,
     /// Whether revoked.
     pub revoked: bool,
+    /// The key's own limits, besides its customer's.
+    pub limits: crate::limits::Limits,
 }
 
 /// An official's role token record.
@@ -572,6 +577,7 @@ impl State {
                         grants: Grants::default(),
                         key_ids: Vec::new(),
                         created_at: record.at,
+                        limits: None,
                     }),
                 );
             }
@@ -596,6 +602,7 @@ impl State {
                         label: label.clone(),
                         key_hash: *key_hash,
                         revoked: false,
+                        limits: crate::limits::Limits::default(),
                     }),
                 );
             }
@@ -766,6 +773,17 @@ impl State {
                     appeal: appeal.clone(),
                 });
                 self.reindex_directives();
+            }
+            Event::LimitsSet { customer, key_id: None, limits } => {
+                let entry =
+                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                Arc::make_mut(entry).limits = (!limits.is_unlimited()).then(|| Box::new(*limits));
+            }
+            Event::LimitsSet { key_id: Some(key_id), limits, .. } => {
+                let hash = *self.key_ids.get(key_id).ok_or_else(|| fail(format!("no key `{key_id}`")))?;
+                if let Some(key) = self.keys.get_mut(&hash) {
+                    Arc::make_mut(key).limits = *limits;
+                }
             }
             Event::AttesterRegistered { .. } | Event::AttesterKeyAdded { .. } | Event::AttesterKeyRevoked { .. } => {
                 self.attester_registry.apply(record).map_err(fail)?;

@@ -15,6 +15,7 @@ mod errors;
 mod governance;
 mod helpers;
 mod impact;
+mod limits;
 mod log;
 mod mock_upstream;
 mod openapi;

@@ -114,7 +114,16 @@ async fn chat(State(state): State<MockState>, headers: HeaderMap, body: Bytes) -
         Bytes::from(format!("data: {json}\n\n"))
     };
     let gate = state.gate.clone();
-    let chunks = vec![chunk("one "), chunk("two "), chunk("three"), Bytes::from_static(b"data: [DONE]\n\n")];
+    let mut chunks = vec![chunk("one "), chunk("two "), chunk("three")];
+    // As OpenAI does with `stream_options.include_usage`: a last chunk with no choices and the usage.
+    if body["stream_options"]["include_usage"].as_bool() == Some(true) {
+        let usage = serde_json::json!({
+            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [],
+            "usage": { "prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5 },
+        });
+        chunks.push(Bytes::from(format!("data: {usage}\n\n")));
+    }
+    chunks.push(Bytes::from_static(b"data: [DONE]\n\n"));
     let held = prompt == "held";
     let broken = prompt == "break";
     let stream = futures_util::stream::unfold((chunks.into_iter(), 0_usize), move |(mut chunks, sent)| {

@@ -31,6 +31,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/customers/{customer}/keys"),
     ("get", "/admin/v1/customers/{customer}/keys"),
     ("post", "/admin/v1/keys/{key_id}/revoke"),
+    ("put", "/admin/v1/customers/{customer}/limits"),
+    ("put", "/admin/v1/keys/{key_id}/limits"),
     ("post", "/admin/v1/authorities"),
     ("get", "/admin/v1/authorities"),
     ("post", "/admin/v1/authorities/{authority}/officials"),

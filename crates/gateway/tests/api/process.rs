@@ -235,15 +235,15 @@ async fn review_application_directive_appeal_end_to_end() {
     assert_eq!(app.chat(&w.acme, "frontier", Some(&french), "hi").await.1["error"]["code"], "directive_in_force");
     assert_eq!(app.chat(&w.acme, "frontier", Some(&us), "hi").await.0, 200);
 
-    // 4. The customer appeals; only a different official of the issuing authority may decide.
-    let appeal = ok(
-        &app,
-        Method::POST,
-        "/admin/v1/appeals",
-        &w.acme,
-        json!({ "subject": { "kind": "directive", "directive": "EC-7" }, "grounds": "our users are vetted" }),
-    )
-    .await;
+    // 4. The customer appeals, as the denial itself says how; only a different official of the
+    // issuing authority may decide.
+    let denied = app.chat(&w.acme, "frontier", Some(&french), "hi").await.1;
+    let how = &denied["error"]["portcullis"]["appeal"];
+    assert_eq!(how["to"], "bis", "{denied}");
+    let file_path = how["file_url"].as_str().unwrap().trim_start_matches(&app.address).to_owned();
+    let mut body = how["file_body"].clone();
+    body["grounds"] = json!("our users are vetted");
+    let appeal = ok(&app, Method::POST, &file_path, &w.acme, body).await;
     assert_eq!((appeal["status"].as_str(), appeal["original_in_force"].as_bool()), (Some("pending"), Some(true)));
     let decision = format!("/admin/v1/appeals/{}/decision", appeal["id"].as_str().unwrap());
     let reverse = json!({ "outcome": "reversed", "reasons": "vetting programme verified" });

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use crate::app::{ApiJson, AppState};
 use crate::error::ApiError;
-use crate::routes::admin::evidence::{EvidenceList, check_uploaded, evidence_json};
-use crate::routes::admin::{actor, last_seq, new_id, parse_id, parse_time, submit};
+use crate::routes::admin::evidence::{EvidenceList, cited, evidence_json};
+use crate::routes::admin::{actor, last_seq, new_id, parse_choice, parse_id, parse_time, submit, with_event_seq};
 
 /// What is appealed, as sent by clients.
 #[derive(Deserialize)]
@@ -119,20 +119,16 @@ pub async fn decide(
     ApiJson(body): ApiJson<DecideBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let appeal = parse_id("appeal", AppealId::parse, &id)?;
-    let outcome = match body.outcome.as_str() {
-        "upheld" => AppealOutcome::Upheld,
-        "reversed" => AppealOutcome::Reversed,
-        "modified" => AppealOutcome::Modified,
-        other => {
-            return Err(ApiError::BadRequest {
-                message: format!("unknown outcome `{other}`; use upheld, reversed or modified"),
-                param: Some("outcome"),
-                code: "invalid_value",
-            });
-        }
-    };
-    let evidence = body.evidence.map(EvidenceList::into_evidence).transpose()?.unwrap_or_default();
-    check_uploaded(&app, &evidence).await?;
+    let outcome = parse_choice(
+        "outcome",
+        &body.outcome,
+        &[
+            ("upheld", AppealOutcome::Upheld),
+            ("reversed", AppealOutcome::Reversed),
+            ("modified", AppealOutcome::Modified),
+        ],
+    )?;
+    let evidence = cited(&app, body.evidence).await?;
     let command = Command::DecideAppeal {
         appeal: appeal.clone(),
         outcome,
@@ -159,13 +155,7 @@ fn answer(app: &AppState, id: &AppealId, caller: &Actor, event_seq: u64) -> Resu
     if !visible(caller, appeal) {
         return Err(not_found());
     }
-    let mut json = appeal_json(appeal, app.engine.now());
-    if event_seq > 0
-        && let Some(map) = json.as_object_mut()
-    {
-        map.insert("event_seq".to_owned(), event_seq.into());
-    }
-    Ok(json)
+    Ok(with_event_seq(appeal_json(appeal, app.engine.now()), event_seq))
 }
 
 /// The JSON form of an appeal.

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::app::{ApiJson, ApiQuery, AppState};
 use crate::error::ApiError;
-use crate::routes::admin::evidence::{EvidenceList, check_uploaded, evidence_json};
-use crate::routes::admin::{actor, last_seq, new_id, parse_id, parse_time, submit};
+use crate::routes::admin::evidence::{EvidenceList, cited, evidence_json};
+use crate::routes::admin::{actor, last_seq, new_id, parse_choice, parse_id, parse_time, submit, with_event_seq};
 
 /// Body of `POST /admin/v1/applications`.
 #[derive(Deserialize)]
@@ -189,19 +189,8 @@ pub async fn sign_off(
     ApiJson(body): ApiJson<SignOffBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let application = parse_id("application", ApplicationId::parse, &id)?;
-    let verdict = match body.verdict.as_str() {
-        "approve" => Verdict::Approve,
-        "deny" => Verdict::Deny,
-        other => {
-            return Err(ApiError::BadRequest {
-                message: format!("unknown verdict `{other}`; use approve or deny"),
-                param: Some("verdict"),
-                code: "invalid_value",
-            });
-        }
-    };
-    let evidence = body.evidence.map(EvidenceList::into_evidence).transpose()?.unwrap_or_default();
-    check_uploaded(&app, &evidence).await?;
+    let verdict = parse_choice("verdict", &body.verdict, &[("approve", Verdict::Approve), ("deny", Verdict::Deny)])?;
+    let evidence = cited(&app, body.evidence).await?;
     let command = Command::SignOffApplication {
         application: application.clone(),
         verdict,
@@ -239,13 +228,7 @@ fn answer(app: &AppState, id: &ApplicationId, caller: &Actor, event_seq: u64) ->
     if !visible(caller, application) {
         return Err(not_found());
     }
-    let mut json = application_json(application, app.engine.now());
-    if event_seq > 0
-        && let Some(map) = json.as_object_mut()
-    {
-        map.insert("event_seq".to_owned(), event_seq.into());
-    }
-    Ok(json)
+    Ok(with_event_seq(application_json(application, app.engine.now()), event_seq))
 }
 
 /// The JSON form of an application.

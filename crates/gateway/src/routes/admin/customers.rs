@@ -151,7 +151,14 @@ pub async fn list_keys(
     let mut keys: Vec<serde_json::Value> = snapshot
         .state()
         .keys_of(&id)
-        .map(|k| serde_json::json!({ "key_id": k.key_id.as_str(), "label": k.label, "revoked": k.revoked }))
+        .map(|k| {
+            serde_json::json!({
+                "key_id": k.key_id.as_str(),
+                "label": k.label,
+                "revoked": k.revoked,
+                "limits": crate::routes::admin::limits::limits_json(k.limits),
+            })
+        })
         .collect();
     keys.sort_by(|a, b| a["key_id"].as_str().cmp(&b["key_id"].as_str()));
     Ok(Json(serde_json::json!({ "keys": keys })))
@@ -209,5 +216,6 @@ fn customer_json(customer: &Customer, now: Timestamp) -> serde_json::Value {
         "attributes": *customer.attributes,
         "created_at": customer.created_at.to_rfc3339(),
         "grants": grants,
+        "limits": crate::routes::admin::limits::limits_json(customer.limits.as_deref().copied().unwrap_or_default()),
     })
 }

@@ -102,6 +102,13 @@ fn bad(message: &str) -> ApiError {
     ApiError::BadRequest { message: message.to_owned(), param: Some("evidence"), code: "invalid_value" }
 }
 
+/// The citations of a request body (none when absent), each checked to be uploaded.
+pub async fn cited(app: &AppState, body: Option<EvidenceList>) -> Result<Vec<Evidence>, ApiError> {
+    let evidence = body.map(EvidenceList::into_evidence).transpose()?.unwrap_or_default();
+    check_uploaded(app, &evidence).await?;
+    Ok(evidence)
+}
+
 /// Refuses a citation of a document that was never uploaded: what is cited must be producible.
 pub async fn check_uploaded(app: &AppState, evidence: &[Evidence]) -> Result<(), ApiError> {
     for item in evidence {

@@ -13,6 +13,7 @@ mod events;
 pub(crate) mod evidence;
 mod grants;
 mod impact;
+pub(crate) mod limits;
 mod models;
 mod notices;
 mod openapi;
@@ -42,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/customers/{customer}/attributes", put(customers::set_attributes))
         .route("/admin/v1/customers/{customer}/keys", post(customers::issue_key).get(customers::list_keys))
         .route("/admin/v1/keys/{key_id}/revoke", post(customers::revoke_key))
+        .route("/admin/v1/customers/{customer}/limits", put(limits::set_customer_limits))
+        .route("/admin/v1/keys/{key_id}/limits", put(limits::set_key_limits))
         .route("/admin/v1/authorities", post(authorities::create).get(authorities::list))
         .route("/admin/v1/authorities/{authority}/officials", post(authorities::issue_official_token))
         .route("/admin/v1/models", post(models::register).get(models::list))
@@ -114,6 +117,19 @@ pub(crate) fn parse_id<T>(
     })
 }
 
+/// Parses a field that takes one of a few words, naming them all on error.
+pub(crate) fn parse_choice<T: Copy>(field: &'static str, text: &str, choices: &[(&str, T)]) -> Result<T, ApiError> {
+    if let Some((_, value)) = choices.iter().find(|(word, _)| *word == text) {
+        return Ok(*value);
+    }
+    let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+    Err(ApiError::BadRequest {
+        message: format!("unknown {field} `{text}`; use {}", words.join(", ")),
+        param: Some(field),
+        code: "invalid_value",
+    })
+}
+
 /// Parses an optional RFC 3339 field.
 pub(crate) fn parse_time(field: &'static str, text: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
     text.map(|t| {
@@ -139,6 +155,16 @@ pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0_u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     format!("{prefix}{}", portcullis_core::ids::hex(&bytes))
+}
+
+/// A record's JSON with the sequence number of the write that changed it (none for a read).
+pub(crate) fn with_event_seq(mut json: serde_json::Value, event_seq: u64) -> serde_json::Value {
+    if event_seq > 0
+        && let Some(map) = json.as_object_mut()
+    {
+        map.insert("event_seq".to_owned(), event_seq.into());
+    }
+    json
 }
 
 /// The sequence number of the last event a write produced.

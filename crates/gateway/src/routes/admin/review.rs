@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::app::{ApiJson, AppState};
 use crate::error::ApiError;
-use crate::routes::admin::{last_seq, parse_id, submit};
+use crate::routes::admin::{last_seq, parse_choice, parse_id, submit};
 
 /// Body of `PUT /admin/v1/models/{model}/procedure`; omitted periods keep their defaults.
 #[derive(Deserialize)]
@@ -79,17 +79,8 @@ pub async fn record_position(
     ApiJson(body): ApiJson<PositionBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let model = parse_id("model", ModelName::parse, &name)?;
-    let verdict = match body.verdict.as_str() {
-        "clear" => ReviewVerdict::Clear,
-        "object" => ReviewVerdict::Object,
-        other => {
-            return Err(ApiError::BadRequest {
-                message: format!("unknown verdict `{other}`; use clear or object"),
-                param: Some("verdict"),
-                code: "invalid_value",
-            });
-        }
-    };
+    let verdict =
+        parse_choice("verdict", &body.verdict, &[("clear", ReviewVerdict::Clear), ("object", ReviewVerdict::Object)])?;
     let command = Command::RecordReviewPosition { model: model.clone(), verdict, reasons: body.reasons };
     let records = submit(&app, &headers, command).await?;
     let snapshot = app.engine.snapshot();

@@ -18,6 +18,21 @@ pub fn denied(base_url: &str, customer: &Customer, model: &Model, denial: &Denia
         })
     });
     let model_url = format!("{base_url}/admin/v1/models/{}", model.name);
+    // Where the customer acts on a denial: apply for a grant, or appeal the action that cut it.
+    let apply = serde_json::json!({
+        "to": "sign-off authorities",
+        "url": model_url,
+        "file_url": format!("{base_url}/admin/v1/applications"),
+        "file_body": { "model": model.name.as_str(), "purpose": "…" },
+    });
+    let appeal_of = |to: &str, url: String, subject: serde_json::Value| {
+        serde_json::json!({
+            "to": to,
+            "url": url,
+            "file_url": format!("{base_url}/admin/v1/appeals"),
+            "file_body": { "subject": subject, "grounds": "…" },
+        })
+    };
     let (message, decided_by, appeal) = match denial {
         Denial::Stage { stage } => (
             format!("model `{}` is in the `{stage}` stage and is not available to customers", model.name),
@@ -30,12 +45,12 @@ pub fn denied(base_url: &str, customer: &Customer, model: &Model, denial: &Denia
                 model.name, customer.id
             ),
             serde_json::json!({ "kind": "grant", "grant": null }),
-            serde_json::json!({ "to": "reviewing authority", "url": model_url }),
+            apply.clone(),
         ),
         Denial::GrantExpired { at } => (
             format!("the grant of model `{}` to customer `{}` expired at {at}", model.name, customer.id),
             serde_json::json!({ "kind": "grant", "expired_at": at.to_rfc3339() }),
-            serde_json::json!({ "to": "reviewing authority", "url": model_url }),
+            apply.clone(),
         ),
         Denial::GrantRevoked { at } => (
             format!(
@@ -43,7 +58,11 @@ pub fn denied(base_url: &str, customer: &Customer, model: &Model, denial: &Denia
                 model.name, customer.id
             ),
             serde_json::json!({ "kind": "grant", "revoked_at": at.to_rfc3339() }),
-            serde_json::json!({ "to": "reviewing authority", "url": model_url }),
+            appeal_of(
+                "revoking authority",
+                model_url.clone(),
+                serde_json::json!({ "kind": "grant_revocation", "model": model.name.as_str() }),
+            ),
         ),
         Denial::NoCriteria => (
             format!("no access criteria have been published for model `{}`", model.name),
@@ -97,7 +116,11 @@ pub fn denied(base_url: &str, customer: &Customer, model: &Model, denial: &Denia
                     "log_index": directive.issued_seq.saturating_sub(1),
                     "receipt_url": format!("{base_url}/admin/v1/events/{}/receipt", directive.issued_seq),
                 }),
-                serde_json::json!({ "to": directive.issuer.as_str(), "url": url }),
+                appeal_of(
+                    directive.issuer.as_str(),
+                    url.clone(),
+                    serde_json::json!({ "kind": "directive", "directive": directive.id.as_str() }),
+                ),
             )
         }
     };
