@@ -163,7 +163,12 @@ impl Tries {
     }
 
     fn served(self, app: &AppState, requested: &Model, attempted: Attempted, permit: OwnedSemaphorePermit) -> Served {
-        let fallback_reason = self.first_failure.map(|(from_model, from_idx, reason)| {
+        // The first choice itself served (tried as a last resort after being skipped): no failover.
+        let first_choice_served = self.first_failure.as_ref().is_some_and(|(from_model, from_idx, _)| {
+            Arc::ptr_eq(from_model, &attempted.model) && *from_idx == attempted.deployment_idx
+        });
+        let first_failure = if first_choice_served { None } else { self.first_failure };
+        let fallback_reason = first_failure.map(|(from_model, from_idx, reason)| {
             let from_deployment = from_model.deployments.get(from_idx).map_or("", |d| d.name.as_str());
             let to_deployment = attempted.model.deployments.get(attempted.deployment_idx).map_or("", |d| d.name.as_str());
             app.metrics
