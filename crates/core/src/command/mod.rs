@@ -675,9 +675,7 @@ fn check_deployments(deployments: &[Deployment]) -> Result<(), CommandError> {
     for (i, deployment) in deployments.iter().enumerate() {
         let name = deployment.name.as_str();
         // Names appear in response headers and metric labels: keep them to a safe alphabet.
-        if name.is_empty()
-            || name.len() > 64
-            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         {
             return Err(CommandError::Invalid(format!(
                 "deployment name `{name}` must be 1 to 64 ASCII letters, digits, `-`, `_` or `.`"

@@ -72,7 +72,8 @@ pub(crate) async fn forward(
     request: &ForwardRequest<'_>,
 ) -> Result<Served, ApiError> {
     let permit = acquire_slot(app).await?;
-    let mut tries = Tries { first_failure: None, last_error: None, denied_fallback: None, skipped: Vec::new(), attempted: false };
+    let mut tries =
+        Tries { first_failure: None, last_error: None, denied_fallback: None, skipped: Vec::new(), attempted: false };
     let n_fallbacks = model.fallbacks.len();
     if let Some(served) = try_model(app, model, criteria_version, request, n_fallbacks == 0, &mut tries).await {
         return Ok(tries.served(app, model, served, permit));
@@ -80,7 +81,8 @@ pub(crate) async fn forward(
     for (i, fallback_name) in model.fallbacks.iter().enumerate() {
         let Some(fallback) = caller.snapshot.state().model(fallback_name.as_str()) else { continue };
         // INVARIANT (no-widening): decided like a direct request by the same caller.
-        let fallback_version = match decide(&caller.snapshot, &caller.customer, fallback, &caller.end_user, caller.now) {
+        let fallback_version = match decide(&caller.snapshot, &caller.customer, fallback, &caller.end_user, caller.now)
+        {
             Decision::Allow(allowed) => allowed.criteria_version(),
             Decision::Deny(denial) => {
                 tracing::info!(
@@ -111,7 +113,8 @@ pub(crate) async fn forward(
             match attempt(app, &candidate, deployment, request, i + 1 == n_skipped).await {
                 Ok(response) => {
                     app.health.record_success(candidate.name.as_str(), deployment, app.engine.now());
-                    let served = Attempted { response, model: candidate.clone(), deployment_idx, criteria_version: version };
+                    let served =
+                        Attempted { response, model: candidate.clone(), deployment_idx, criteria_version: version };
                     return Ok(tries.served(app, model, served, permit));
                 }
                 Err(failure) => tries.failed(app, &candidate, deployment, failure),
@@ -154,7 +157,13 @@ impl Tries {
         let deployment_idx = model.deployments.iter().position(|d| d.name == deployment.name).unwrap_or(0);
         self.note_first(model, deployment_idx, failure.reason);
         if failure.reason != FailureReason::MissingKey {
-            app.health.record_failure(model.name.as_str(), deployment, failure.reason, failure.status, app.engine.now());
+            app.health.record_failure(
+                model.name.as_str(),
+                deployment,
+                failure.reason,
+                failure.status,
+                app.engine.now(),
+            );
         }
         if matches!(failure.reason, FailureReason::Unreachable | FailureReason::Timeout) {
             app.metrics.for_model(model.name.as_str()).upstream_errors.inc();
@@ -170,7 +179,8 @@ impl Tries {
         let first_failure = if first_choice_served { None } else { self.first_failure };
         let fallback_reason = first_failure.map(|(from_model, from_idx, reason)| {
             let from_deployment = from_model.deployments.get(from_idx).map_or("", |d| d.name.as_str());
-            let to_deployment = attempted.model.deployments.get(attempted.deployment_idx).map_or("", |d| d.name.as_str());
+            let to_deployment =
+                attempted.model.deployments.get(attempted.deployment_idx).map_or("", |d| d.name.as_str());
             app.metrics
                 .failovers
                 .get_or_create(&FailoverLabels {
@@ -218,7 +228,10 @@ impl Tries {
             };
         }
         self.last_error.unwrap_or_else(|| {
-            ApiError::UpstreamUnreachable(format!("no deployment of model `{}` could serve this request ({why})", requested.name))
+            ApiError::UpstreamUnreachable(format!(
+                "no deployment of model `{}` could serve this request ({why})",
+                requested.name
+            ))
         })
     }
 }
@@ -271,7 +284,8 @@ async fn attempt(
     pass_through: bool,
 ) -> Result<reqwest::Response, Failure> {
     let upstream = &deployment.upstream;
-    let unreachable = |reason, message: String| Failure { reason, status: None, error: ApiError::UpstreamUnreachable(message) };
+    let unreachable =
+        |reason, message: String| Failure { reason, status: None, error: ApiError::UpstreamUnreachable(message) };
     let url = app.upstream_urls.get(&upstream.base_url, request.path).map_err(|error| Failure {
         reason: FailureReason::Unreachable,
         status: None,
@@ -283,7 +297,11 @@ async fn attempt(
     let body = if target == request.requested {
         request.body.clone()
     } else {
-        rewrite_model(request.body, target).map_err(|error| Failure { reason: FailureReason::Unreachable, status: None, error })?
+        rewrite_model(request.body, target).map_err(|error| Failure {
+            reason: FailureReason::Unreachable,
+            status: None,
+            error,
+        })?
     };
     let mut builder = app.http.post(url).header(header::CONTENT_TYPE, "application/json").body(body);
     if let Some(accept) = request.accept {
@@ -313,10 +331,16 @@ async fn attempt(
                 Failure {
                     reason: FailureReason::Timeout,
                     status: None,
-                    error: ApiError::UpstreamTimeout(format!("the upstream of model `{}` did not answer in time", model.name)),
+                    error: ApiError::UpstreamTimeout(format!(
+                        "the upstream of model `{}` did not answer in time",
+                        model.name
+                    )),
                 }
             } else {
-                unreachable(FailureReason::Unreachable, format!("the upstream of model `{}` could not be reached", model.name))
+                unreachable(
+                    FailureReason::Unreachable,
+                    format!("the upstream of model `{}` could not be reached", model.name),
+                )
             });
         }
         Err(_) => {

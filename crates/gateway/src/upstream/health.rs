@@ -133,7 +133,12 @@ struct Entry {
 
 impl Health {
     /// An empty table (everything healthy).
-    pub fn new(settings: &FailoverSettings, trial_window_secs: u64, cut_off_gauge: Gauge, ejected_gauge: Gauge) -> Self {
+    pub fn new(
+        settings: &FailoverSettings,
+        trial_window_secs: u64,
+        cut_off_gauge: Gauge,
+        ejected_gauge: Gauge,
+    ) -> Self {
         Self {
             settings: settings.clone(),
             trial_window_millis: secs_to_millis(trial_window_secs),
@@ -264,7 +269,11 @@ impl Health {
                 view.since = now;
                 view.ejections_total = view.ejections_total.saturating_add(1);
             }
-            let period = if view.state == HealthState::CutOff { self.settings.cut_off_secs } else { self.settings.cooldown_secs };
+            let period = if view.state == HealthState::CutOff {
+                self.settings.cut_off_secs
+            } else {
+                self.settings.cooldown_secs
+            };
             view.until = Some(now.plus_millis(secs_to_millis(period)));
             if newly {
                 tracing::warn!(
@@ -294,7 +303,8 @@ impl Health {
             .iter()
             .flat_map(|(model, per_model)| {
                 per_model.iter().filter_map(move |(name, entry)| {
-                    let due = entry.view.state != HealthState::Healthy && entry.view.until.is_none_or(|until| until <= now);
+                    let due =
+                        entry.view.state != HealthState::Healthy && entry.view.until.is_none_or(|until| until <= now);
                     due.then(|| (model.clone(), name.clone()))
                 })
             })

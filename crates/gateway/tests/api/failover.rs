@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{Story, TestApp, attestation, spawn_app_with};
-use crate::mock_upstream::{Mode, MockUpstream};
+use crate::mock_upstream::{MockUpstream, Mode};
 
 /// A chat completion; returns status, the `x-portcullis-*` headers that say what served, and
 /// the body.
@@ -64,7 +64,8 @@ async fn set_deployments(app: &TestApp, model: &str, deployments: &[(&str, &Mock
 }
 
 async fn set_fallbacks(app: &TestApp, model: &str, fallbacks: &[&str]) {
-    let (status, body) = put(app, &format!("/admin/v1/models/{model}/fallbacks"), json!({ "fallbacks": fallbacks })).await;
+    let (status, body) =
+        put(app, &format!("/admin/v1/models/{model}/fallbacks"), json!({ "fallbacks": fallbacks })).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -115,14 +116,15 @@ async fn two_deployments_one_killed_mid_run_no_request_fails() {
     let (status, headers, _) = chat(&app, &story.acme_key, "workhorse", false).await;
     assert_eq!(status, 200);
     assert_eq!(headers.deployment.as_deref(), Some("b"));
-    assert!(
-        matches!(headers.reason.as_deref(), Some("upstream_unreachable" | "ejected")),
-        "{headers:?}"
-    );
+    assert!(matches!(headers.reason.as_deref(), Some("upstream_unreachable" | "ejected")), "{headers:?}");
     assert!(b.count() > 0);
     let a_state = deployment_state(&app, "workhorse", "a").await;
     assert_eq!(a_state["state"], "ejected", "{a_state}");
-    assert!(metrics(&app).await.contains(r#"portcullis_failovers_total{model="workhorse",from="workhorse/a",to="workhorse/b""#));
+    assert!(
+        metrics(&app)
+            .await
+            .contains(r#"portcullis_failovers_total{model="workhorse",from="workhorse/a",to="workhorse/b""#)
+    );
 }
 
 /// Three mocks: both hosted deployments of `frontier` die, and its fallback serves.
@@ -176,10 +178,7 @@ async fn a_revoked_hosted_model_is_cut_off_and_recovers() {
 
     hosted.set_mode(Mode::Revoked);
     let (status, headers, _) = chat(&app, &story.acme_key, "frontier", true).await;
-    assert_eq!(
-        (status, headers),
-        (200, served("workhorse", "self-hosted", Some("access_revoked"), Some("frontier")))
-    );
+    assert_eq!((status, headers), (200, served("workhorse", "self-hosted", Some("access_revoked"), Some("frontier"))));
     let refused = hosted.count();
     for _ in 0..5 {
         let (status, headers, _) = chat(&app, &story.acme_key, "frontier", true).await;
@@ -323,12 +322,18 @@ async fn deployments_and_fallbacks_are_validated() {
     let (status, _) = put(&app, "/admin/v1/models/workhorse/fallbacks", json!({ "fallbacks": ["nope"] })).await;
     assert_eq!(status, 404);
     set_fallbacks(&app, "workhorse", &["frontier"]).await;
-    let (status, response) = put(&app, "/admin/v1/models/frontier/fallbacks", json!({ "fallbacks": ["workhorse"] })).await;
+    let (status, response) =
+        put(&app, "/admin/v1/models/frontier/fallbacks", json!({ "fallbacks": ["workhorse"] })).await;
     assert_eq!(status, 400);
     assert!(response["error"]["message"].as_str().unwrap().contains("cycle"), "{response}");
     // Only the provider sets them; customers do not see them.
     let (status, _) = app
-        .admin(Method::PUT, "/admin/v1/models/workhorse/fallbacks", &story.official_token, Some(json!({ "fallbacks": [] })))
+        .admin(
+            Method::PUT,
+            "/admin/v1/models/workhorse/fallbacks",
+            &story.official_token,
+            Some(json!({ "fallbacks": [] })),
+        )
         .await;
     assert_eq!(status, 403);
     let (status, _) = app.admin(Method::GET, "/admin/v1/deployments", &story.acme_key, None).await;

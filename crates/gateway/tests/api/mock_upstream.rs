@@ -113,13 +113,8 @@ impl MockUpstream {
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
-        let mock = Self {
-            base_url,
-            received: state.received,
-            gate: state.gate,
-            mode: state.mode,
-            tasks: Arc::default(),
-        };
+        let mock =
+            Self { base_url, received: state.received, gate: state.gate, mode: state.mode, tasks: Arc::default() };
         (mock, listener, router)
     }
 

@@ -146,9 +146,7 @@ async fn gate_and_forward(
             .header("x-portcullis-fallback-reason", reason.code())
             .header("x-portcullis-requested-model", model.name.as_str());
     }
-    builder
-        .body(Body::from_stream(stream))
-        .map_err(|err| ApiError::Internal(err.into()))
+    builder.body(Body::from_stream(stream)).map_err(|err| ApiError::Internal(err.into()))
 }
 
 /// Reads the body, refusing more than `limit` bytes with a 413 before or while reading.
