@@ -65,6 +65,24 @@ pub struct Upstream {
     pub api_key_env: Option<String>,
 }
 
+/// One deployment of a model: an OpenAI-compatible upstream serving it. A model's deployments
+/// are tried in order; the gateway skips one that is ejected or cut off (runtime health, kept
+/// per replica and never in events).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// A name unique within the model, e.g. `hosted` or `self-hosted-a`; it names the deployment
+    /// in response headers, metrics and the operator's health view.
+    pub name: String,
+    /// Where the traffic goes.
+    #[serde(flatten)]
+    pub upstream: Upstream,
+}
+
+impl Deployment {
+    /// The name a model's single upstream gets as a deployment (`RegisterModel`, `SetUpstream`).
+    pub const DEFAULT_NAME: &'static str = "default";
+}
+
 /// The models a directive applies to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -441,6 +459,21 @@ pub enum Event {
         /// The limits.
         limits: crate::limits::Limits,
     },
+    /// A model's deployments were replaced (tried in order; the first is the primary).
+    DeploymentsSet {
+        /// The model.
+        model: ModelName,
+        /// At least one deployment, names unique.
+        deployments: Vec<Deployment>,
+    },
+    /// A model's fallback chain was replaced: the models tried, in order, when none of its own
+    /// deployments can serve a request (each decided for the caller like a direct request).
+    FallbacksSet {
+        /// The model.
+        model: ModelName,
+        /// The fallback models, possibly none.
+        fallbacks: Vec<ModelName>,
+    },
 }
 
 impl Event {
@@ -478,6 +511,8 @@ impl Event {
             Event::AttesterKeyAdded { .. } => "attester_key_added",
             Event::AttesterKeyRevoked { .. } => "attester_key_revoked",
             Event::LimitsSet { .. } => "limits_set",
+            Event::DeploymentsSet { .. } => "deployments_set",
+            Event::FallbacksSet { .. } => "fallbacks_set",
         }
     }
 }

@@ -51,7 +51,7 @@ pub mod statistics;
 pub use command::{Command, CommandError, handle};
 pub use decision::{Allowed, Decision, Denial, decide};
 pub use error::{InvalidValueError, PolicyDiagnostic, PolicyError, SourceLocation};
-pub use event::{Actor, DirectiveScope, Event, EventRecord, Upstream};
+pub use event::{Actor, Deployment, DirectiveScope, Event, EventRecord, Upstream};
 pub use evidence::{Disclosure, Evidence};
 pub use ids::{
     AppealId, ApplicationId, AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName,

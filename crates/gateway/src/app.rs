@@ -39,6 +39,8 @@ pub struct AppState {
     pub evidence: Arc<portcullis_store::EvidenceStore>,
     /// Recent-request counters, for a directive's impact.
     pub usage: Arc<crate::usage::Usage>,
+    /// Passive health of deployments (failover).
+    pub health: Arc<crate::upstream::health::Health>,
 }
 
 /// A JSON request body, whatever the `Content-Type` (clients such as `curl -d` send

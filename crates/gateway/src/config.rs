@@ -46,6 +46,9 @@ pub struct Settings {
     /// Recent-request counters, for a directive's impact.
     #[serde(default)]
     pub usage: UsageSettings,
+    /// Passive health of deployments and failover (`upstream/health.rs`).
+    #[serde(default)]
+    pub failover: FailoverSettings,
     /// Serve the built-in demo upstream under `/demo-upstream/v1` (a canned OpenAI-format
     /// responder for `portcullis demo`; not a model).
     #[serde(default)]
@@ -101,6 +104,31 @@ pub struct UsageSettings {
 impl Default for UsageSettings {
     fn default() -> Self {
         Self { window_secs: 86_400, max_keys: 262_144 }
+    }
+}
+
+/// Deployment health and failover. Health is per replica and in memory: it changes too often to
+/// be governance, and each replica sees its own connections fail.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FailoverSettings {
+    /// A deployment is ejected after this many consecutive failures (unreachable, timeout, 5xx).
+    /// At least 1.
+    pub eject_after_failures: u32,
+    /// How long an ejected deployment is skipped, in seconds; then one request tries it again.
+    pub cooldown_secs: u64,
+    /// How long a deployment that answered 401, 403 or 451 (access revoked) is skipped, in
+    /// seconds; then one request (or the active probe) tries it again.
+    pub cut_off_secs: u64,
+    /// How often to probe ejected and cut-off deployments whose period is over with
+    /// `GET <base_url>/models`, in seconds; 0 turns the active probe off (the next request is
+    /// then the probe).
+    pub probe_interval_secs: u64,
+}
+
+impl Default for FailoverSettings {
+    fn default() -> Self {
+        Self { eject_after_failures: 3, cooldown_secs: 30, cut_off_secs: 300, probe_interval_secs: 0 }
     }
 }
 
@@ -197,6 +225,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             transparency: TransparencySettings::default(),
             usage: UsageSettings::default(),
+            failover: FailoverSettings::default(),
             demo_upstream: false,
         }
     }

@@ -29,6 +29,19 @@ pub struct ModelLabels {
     pub model: String,
 }
 
+/// Labels of the failover counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailoverLabels {
+    /// The requested model.
+    pub model: String,
+    /// The first choice that could not serve, `model/deployment`.
+    pub from: String,
+    /// What served instead, `model/deployment`.
+    pub to: String,
+    /// Why the first choice could not serve (`upstream_5xx`, `access_revoked`, `cut_off`, …).
+    pub reason: String,
+}
+
 /// All metrics of the gateway.
 pub struct Metrics {
     registry: Registry,
@@ -42,6 +55,12 @@ pub struct Metrics {
     pub upstream_errors: Family<ModelLabels, Counter>,
     /// Sequence number of the snapshot being served.
     pub snapshot_seq: Gauge,
+    /// Requests served by another deployment or a fallback model than the first choice.
+    pub failovers: Family<FailoverLabels, Counter>,
+    /// Deployments currently cut off (they answered that access was revoked).
+    pub cut_off_deployments: Gauge,
+    /// Deployments currently ejected (consecutive failures).
+    pub ejected_deployments: Gauge,
     /// Per-model handles of the request path's metrics, so an allowed request neither allocates
     /// label strings nor hashes label sets (measured: ~5% of the gateway's CPU at saturation).
     per_model: RwLock<HashMap<String, ModelMetrics>>,
@@ -95,8 +114,29 @@ impl Metrics {
             "Event sequence number of the governance snapshot in use",
             snapshot_seq.clone(),
         );
+        let failovers = Family::<FailoverLabels, Counter>::default();
+        registry.register(
+            "failovers",
+            "Requests served by another deployment or fallback model than the first choice, by reason",
+            failovers.clone(),
+        );
+        let cut_off_deployments = Gauge::default();
+        registry.register(
+            "cut_off_deployments",
+            "Deployments cut off because they answered that access was revoked (401, 403, 451)",
+            cut_off_deployments.clone(),
+        );
+        let ejected_deployments = Gauge::default();
+        registry.register(
+            "ejected_deployments",
+            "Deployments ejected for a cool-down after consecutive failures",
+            ejected_deployments.clone(),
+        );
         Arc::new(Self {
             registry,
+            failovers,
+            cut_off_deployments,
+            ejected_deployments,
             requests,
             decision_seconds,
             upstream_seconds,

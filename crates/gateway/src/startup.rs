@@ -22,6 +22,7 @@ use crate::config::{AttesterSettings, Settings};
 use crate::engine::{Clock, Engine, SystemClock};
 use crate::metrics::Metrics;
 use crate::transparency::{Transparency, load_or_create_signer, witness_clients};
+use crate::upstream::health::Health;
 use crate::usage::Usage;
 
 /// How long an idle upstream connection stays in the pool.
@@ -35,6 +36,8 @@ pub struct Application {
     engine: Engine,
     transparency: Arc<Transparency>,
     shutdown_grace: Duration,
+    /// The active probe's state and interval, when `[failover] probe_interval_secs` is set.
+    probe: Option<(AppState, Duration)>,
 }
 
 impl Application {
@@ -113,12 +116,19 @@ impl Application {
             )?,
             checkpoint_interval_ms: settings.transparency.checkpoint_interval_ms,
         });
+        let metrics = Metrics::new();
+        let health = Arc::new(Health::new(
+            &settings.failover,
+            settings.limits.upstream_timeout_secs,
+            metrics.cut_off_deployments.clone(),
+            metrics.ejected_deployments.clone(),
+        ));
         let state = AppState {
             engine: engine.clone(),
             providers: ProviderCredentials::from_config(&settings.provider_tokens),
             http,
             upstream_slots: Arc::new(Semaphore::new(settings.limits.max_upstream_concurrency)),
-            metrics: Metrics::new(),
+            metrics,
             limits: settings.limits.clone(),
             public_base_url: Arc::from(public_base_url),
             transparency: transparency.clone(),
@@ -126,7 +136,10 @@ impl Application {
             evidence,
             rate_limits: Arc::default(),
             usage: Arc::new(Usage::new(&settings.usage, engine.now())),
+            health,
         };
+        let probe_interval = Duration::from_secs(settings.failover.probe_interval_secs);
+        let probe = (!probe_interval.is_zero()).then(|| state.clone());
         let mut router = crate::routes::router(state);
         if settings.demo_upstream {
             router = router.merge(crate::demo_upstream::router());
@@ -141,6 +154,7 @@ impl Application {
             engine,
             transparency,
             shutdown_grace: Duration::from_secs(settings.limits.shutdown_grace_secs),
+            probe: probe.map(|state| (state, probe_interval)),
         })
     }
 
@@ -191,6 +205,9 @@ impl Application {
             self.transparency.clone(),
             stop_rx.clone(),
         ));
+        if let Some((state, interval)) = self.probe {
+            tokio::spawn(crate::upstream::probe::run(state, interval, stop_rx.clone()));
+        }
         let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
         });

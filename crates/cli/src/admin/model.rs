@@ -1,5 +1,5 @@
-//! `portcullis admin model …`: models, their upstreams, release stages, procedures and
-//! pre-release review.
+//! `portcullis admin model …`: models, their upstreams (deployments and fallback chains),
+//! release stages, procedures and pre-release review.
 
 use serde_json::{Map, Value, json};
 
@@ -80,6 +80,28 @@ pub enum ModelCommand {
         #[arg(long)]
         api_key_env: Option<String>,
     },
+    /// Replace a model's deployments, tried in order (provider).
+    ///
+    /// Each `--deployment` is `NAME=BASE_URL`, optionally followed by `,model=UPSTREAM_MODEL`
+    /// and `,key-env=VARIABLE`, e.g. `hosted=https://api.example.com/v1,key-env=FRONTIER_KEY`.
+    Deployments {
+        /// The model name.
+        name: String,
+        /// A deployment, repeatable; the first is the primary.
+        #[arg(long = "deployment", value_name = "NAME=BASE_URL[,model=M][,key-env=VAR]", required = true)]
+        deployments: Vec<String>,
+    },
+    /// Replace a model's fallback chain (provider); each fallback is decided for the caller like
+    /// a direct request, so a failover never widens access. No `--fallback` removes the chain.
+    Fallbacks {
+        /// The model name.
+        name: String,
+        /// A fallback model, repeatable, in order.
+        #[arg(long = "fallback", value_name = "MODEL")]
+        fallbacks: Vec<String>,
+    },
+    /// Every model's deployments with this gateway's view of their health (provider, authority).
+    Health,
 }
 
 /// Arguments of `model procedure`.
@@ -149,7 +171,37 @@ pub async fn run(client: &Client, command: ModelCommand) -> anyhow::Result<Value
         ModelCommand::Upstream { name, base_url, upstream_model, api_key_env } => {
             client.put(&["models", &name, "upstream"], &upstream(base_url, upstream_model, api_key_env)).await
         }
+        ModelCommand::Deployments { name, deployments } => {
+            let deployments = deployments.iter().map(|d| deployment(d)).collect::<anyhow::Result<Vec<_>>>()?;
+            client.put(&["models", &name, "deployments"], &json!({ "deployments": deployments })).await
+        }
+        ModelCommand::Fallbacks { name, fallbacks } => {
+            client.put(&["models", &name, "fallbacks"], &json!({ "fallbacks": fallbacks })).await
+        }
+        ModelCommand::Health => client.get(&["deployments"]).await,
     }
+}
+
+/// Parses `NAME=BASE_URL[,model=M][,key-env=VAR]` into a deployment object.
+fn deployment(text: &str) -> anyhow::Result<Value> {
+    let mut parts = text.split(',');
+    let first = parts.next().unwrap_or_default();
+    let Some((name, base_url)) = first.split_once('=') else {
+        anyhow::bail!("deployment `{text}` must start with NAME=BASE_URL");
+    };
+    let (mut upstream_model, mut api_key_env) = (None, None);
+    for part in parts {
+        match part.split_once('=') {
+            Some(("model", value)) => upstream_model = Some(value.to_owned()),
+            Some(("key-env", value)) => api_key_env = Some(value.to_owned()),
+            _ => anyhow::bail!("`{part}` in deployment `{text}` is neither model=… nor key-env=…"),
+        }
+    }
+    let mut object = upstream(base_url.to_owned(), upstream_model, api_key_env);
+    if let Value::Object(map) = &mut object {
+        map.insert("name".to_owned(), name.into());
+    }
+    Ok(object)
 }
 
 /// The upstream object, leaving out the optional fields not given.

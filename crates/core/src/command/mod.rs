@@ -8,7 +8,7 @@ use crate::appeal::{AppealOutcome, AppealSubject};
 use crate::application::{IllegalApplicationTransitionError, Verdict};
 use crate::attester::{self, NewAttesterKey};
 use crate::error::PolicyError;
-use crate::event::{Actor, DirectiveScope, Event, Upstream};
+use crate::event::{Actor, Deployment, DirectiveScope, Event, Upstream};
 use crate::evidence::Evidence;
 use crate::ids::{
     AppealId, ApplicationId, AttesterId, AttesterKeyId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName,
@@ -297,7 +297,29 @@ pub enum Command {
         /// The limits (unset fields mean unlimited).
         limits: crate::limits::Limits,
     },
+    /// Replace a model's deployments (tried in order). Provider only.
+    SetDeployments {
+        /// The model.
+        model: ModelName,
+        /// At least one, names unique, at most [`MAX_DEPLOYMENTS`].
+        deployments: Vec<Deployment>,
+    },
+    /// Replace a model's fallback chain. Provider only.
+    SetFallbacks {
+        /// The model.
+        model: ModelName,
+        /// Existing models other than `model`, no repeats, at most [`MAX_FALLBACKS`], and no
+        /// cycle through other models' chains.
+        fallbacks: Vec<ModelName>,
+    },
 }
+
+/// The most deployments a model may have: each is a try on the request path when the ones
+/// before it fail, so a long list mostly adds latency to an outage.
+pub const MAX_DEPLOYMENTS: usize = 16;
+
+/// The longest fallback chain, for the same reason.
+pub const MAX_FALLBACKS: usize = 8;
 
 /// Why a command was refused. Nothing changed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -503,6 +525,16 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
             limits.check().map_err(CommandError::Invalid)?;
             Event::LimitsSet { customer, key_id, limits }
         }
+        Command::SetDeployments { model, deployments } => {
+            need_model(state, &model)?;
+            check_deployments(&deployments)?;
+            Event::DeploymentsSet { model, deployments }
+        }
+        Command::SetFallbacks { model, fallbacks } => {
+            need_model(state, &model)?;
+            check_fallbacks(state, &model, &fallbacks)?;
+            Event::FallbacksSet { model, fallbacks }
+        }
     };
     Ok(vec![event])
 }
@@ -594,6 +626,8 @@ fn command_action(command: &Command) -> &'static str {
         Command::AddAttesterKey { .. } => "add attester keys",
         Command::RevokeAttesterKey { .. } => "revoke attester keys",
         Command::SetLimits { .. } => "set rate limits",
+        Command::SetDeployments { .. } => "set deployments",
+        Command::SetFallbacks { .. } => "set fallback chains",
     }
 }
 
@@ -648,6 +682,65 @@ fn check_upstream(upstream: &Upstream) -> Result<(), CommandError> {
         && (var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
     {
         return Err(CommandError::Invalid(format!("api_key_env `{var}` is not an environment variable name")));
+    }
+    Ok(())
+}
+
+fn check_deployments(deployments: &[Deployment]) -> Result<(), CommandError> {
+    if deployments.is_empty() {
+        return Err(CommandError::Invalid("a model needs at least one deployment".to_owned()));
+    }
+    if deployments.len() > MAX_DEPLOYMENTS {
+        return Err(CommandError::Invalid(format!("a model may have at most {MAX_DEPLOYMENTS} deployments")));
+    }
+    for (i, deployment) in deployments.iter().enumerate() {
+        let name = deployment.name.as_str();
+        // Names appear in response headers and metric labels: keep them to a safe alphabet.
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(CommandError::Invalid(format!(
+                "deployment name `{name}` must be 1 to 64 ASCII letters, digits, `-`, `_` or `.`"
+            )));
+        }
+        if deployments.iter().take(i).any(|earlier| earlier.name == deployment.name) {
+            return Err(CommandError::Invalid(format!("deployment name `{name}` is used twice")));
+        }
+        check_upstream(&deployment.upstream)?;
+    }
+    Ok(())
+}
+
+fn check_fallbacks(state: &State, model: &ModelName, fallbacks: &[ModelName]) -> Result<(), CommandError> {
+    if fallbacks.len() > MAX_FALLBACKS {
+        return Err(CommandError::Invalid(format!("a fallback chain may name at most {MAX_FALLBACKS} models")));
+    }
+    for (i, fallback) in fallbacks.iter().enumerate() {
+        if fallback == model {
+            return Err(CommandError::Invalid(format!("model `{model}` cannot be its own fallback")));
+        }
+        need_model(state, fallback)?;
+        if fallbacks.iter().take(i).any(|earlier| earlier == fallback) {
+            return Err(CommandError::Invalid(format!("fallback `{fallback}` is named twice")));
+        }
+    }
+    // The request path follows only the requested model's own chain, so a cycle would not loop;
+    // it is refused anyway because it says nothing sensible ("a falls back to b falls back to a").
+    let mut stack: Vec<&ModelName> = fallbacks.iter().collect();
+    let mut seen: Vec<&ModelName> = Vec::new();
+    while let Some(next) = stack.pop() {
+        if seen.contains(&next) {
+            continue;
+        }
+        seen.push(next);
+        let Some(next_model) = state.model(next.as_str()) else { continue };
+        for onward in next_model.fallbacks.iter() {
+            if onward == model {
+                return Err(CommandError::Invalid(format!(
+                    "fallback `{next}` falls back to `{model}` (directly or through others): a cycle"
+                )));
+            }
+            stack.push(onward);
+        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::application::Application;
 use crate::attestation::TrustedAttester;
 use crate::attester::AttesterRegistry;
 use crate::error::PolicyError;
-use crate::event::{Actor, DirectiveScope, Event, EventRecord, Upstream};
+use crate::event::{Actor, Deployment, DirectiveScope, Event, EventRecord, Upstream};
 use crate::evidence::Evidence;
 use crate::ids::{
     AppealId, ApplicationId, AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, OfficialName, SecretHash,
@@ -222,8 +222,15 @@ pub struct Model {
     pub description: String,
     /// When it was registered.
     pub registered_at: Timestamp,
-    /// Upstream.
+    /// Upstream: the first deployment's, kept for readers that know one upstream.
     pub upstream: Upstream,
+    /// Deployments, tried in order; never empty. A model registered with one upstream (or
+    /// given one by `upstream_set`) has it as its only deployment, named `default`.
+    ///
+    /// INVARIANT (first-deployment): `deployments[0].upstream == upstream`.
+    pub deployments: Arc<[Deployment]>,
+    /// Models to try, in order, when none of this model's deployments can serve a request.
+    pub fallbacks: Arc<[ModelName]>,
     /// Current stage.
     pub stage: Stage,
     /// Stage history, oldest first.
@@ -638,6 +645,8 @@ impl State {
                         description: description.clone(),
                         registered_at: record.at,
                         upstream: upstream.clone(),
+                        deployments: single_deployment(upstream),
+                        fallbacks: Arc::from([]),
                         stage: Stage::Draft,
                         stage_history: Vec::new(),
                         criteria: None,
@@ -650,7 +659,10 @@ impl State {
             }
             Event::UpstreamSet { model, upstream } => {
                 let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
-                Arc::make_mut(entry).upstream = upstream.clone();
+                let updated = Arc::make_mut(entry);
+                // INVARIANT (first-deployment): one upstream replaces every deployment.
+                updated.upstream = upstream.clone();
+                updated.deployments = single_deployment(upstream);
             }
             Event::StageChanged { model, from, to, reason, review_ends_at, clearance } => {
                 let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
@@ -788,6 +800,18 @@ impl State {
             Event::AttesterRegistered { .. } | Event::AttesterKeyAdded { .. } | Event::AttesterKeyRevoked { .. } => {
                 self.attester_registry.apply(record).map_err(fail)?;
             }
+            Event::DeploymentsSet { model, deployments } => {
+                let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
+                let first = deployments.first().ok_or_else(|| fail(format!("no deployments for `{model}`")))?;
+                let updated = Arc::make_mut(entry);
+                // INVARIANT (first-deployment): the upstream follows the first deployment.
+                updated.upstream = first.upstream.clone();
+                updated.deployments = Arc::from(deployments.as_slice());
+            }
+            Event::FallbacksSet { model, fallbacks } => {
+                let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
+                Arc::make_mut(entry).fallbacks = Arc::from(fallbacks.as_slice());
+            }
             other => self.apply_process(record, other).map_err(fail)?,
         }
         self.last_seq = record.seq;
@@ -820,4 +844,9 @@ impl State {
             self.classes.entry(canonical).or_insert_with(|| (next, Arc::new(attributes.clone()))).clone();
         (shared, class_id)
     }
+}
+
+/// A single upstream as a model's only deployment.
+fn single_deployment(upstream: &Upstream) -> Arc<[Deployment]> {
+    Arc::from([Deployment { name: Deployment::DEFAULT_NAME.to_owned(), upstream: upstream.clone() }])
 }

@@ -28,6 +28,11 @@ impl TestClock {
     pub fn advance_days(&self, days: i64) {
         self.offset_millis.fetch_add(days * 86_400_000, Ordering::SeqCst);
     }
+
+    /// Moves the gateway's clock forward by seconds.
+    pub fn advance_secs(&self, secs: i64) {
+        self.offset_millis.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
 }
 
 impl portcullis_gateway::engine::Clock for TestClock {

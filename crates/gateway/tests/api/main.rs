@@ -12,6 +12,7 @@
 
 mod attesters;
 mod errors;
+mod failover;
 mod governance;
 mod helpers;
 mod impact;

@@ -1,6 +1,7 @@
 //! A stand-in for the model upstream, speaking the real OpenAI wire format (JSON and SSE) on a
 //! real socket. It records what it received and can hold a stream open until the test says go.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,22 +21,90 @@ pub struct Received {
     pub body: serde_json::Value,
 }
 
+/// How the mock answers every chat completion, whatever the prompt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// As the prompt steers it.
+    Normal = 0,
+    /// 403 "access revoked", as a hosted provider cutting this gateway off.
+    Revoked = 1,
+    /// 500.
+    Failing = 2,
+}
+
 #[derive(Clone)]
 struct MockState {
     received: Arc<Mutex<Vec<Received>>>,
     /// Each permit lets one held-back stream chunk go.
     gate: Arc<Semaphore>,
+    mode: Arc<AtomicU8>,
 }
 
 pub struct MockUpstream {
     pub base_url: String,
     received: Arc<Mutex<Vec<Received>>>,
     gate: Arc<Semaphore>,
+    mode: Arc<AtomicU8>,
+    /// The accept loop and every connection of a killable mock.
+    tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl MockUpstream {
     pub async fn start() -> Self {
-        let state = MockState { received: Arc::default(), gate: Arc::new(Semaphore::new(0)) };
+        let (mock, listener, router) = Self::build().await;
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        mock
+    }
+
+    /// A mock that [`MockUpstream::kill`] can stop the hard way: it serves through a TCP front
+    /// whose accept loop and connections are all aborted at once (in-flight requests included),
+    /// as a crashed process would.
+    pub async fn start_killable() -> Self {
+        let (mut mock, inner, router) = Self::build().await;
+        let inner_address = inner.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(inner, router).await.unwrap() });
+        let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        mock.base_url = format!("http://{}/v1", front.local_addr().unwrap());
+        let tasks = mock.tasks.clone();
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = front.accept().await else { return };
+                let connection = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(inner_address).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().unwrap().push(connection.abort_handle());
+            }
+        });
+        mock.tasks.lock().unwrap().push(accept.abort_handle());
+        mock
+    }
+
+    /// Stops a killable mock: the port closes and every open connection drops.
+    pub fn kill(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Switches how every chat completion is answered from now on.
+    pub fn set_mode(&self, mode: Mode) {
+        self.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    /// How many requests reached the mock.
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    async fn build() -> (Self, tokio::net::TcpListener, Router) {
+        let state = MockState {
+            received: Arc::default(),
+            gate: Arc::new(Semaphore::new(0)),
+            mode: Arc::new(AtomicU8::new(Mode::Normal as u8)),
+        };
         let router = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/completions", post(echo))
@@ -44,8 +113,9 @@ impl MockUpstream {
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Self { base_url, received: state.received, gate: state.gate }
+        let mock =
+            Self { base_url, received: state.received, gate: state.gate, mode: state.mode, tasks: Arc::default() };
+        (mock, listener, router)
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -87,6 +157,23 @@ async fn chat(State(state): State<MockState>, headers: HeaderMap, body: Bytes) -
     let model = body["model"].as_str().unwrap_or("").to_owned();
     let prompt = body["messages"][0]["content"].as_str().unwrap_or("").to_owned();
     let stream = body["stream"].as_bool().unwrap_or(false);
+    match state.mode.load(Ordering::SeqCst) {
+        1 => {
+            return (
+                StatusCode::FORBIDDEN,
+                axum::Json(serde_json::json!({ "error": { "message": "access revoked", "type": "permission_error", "code": "access_revoked", "param": null } })),
+            )
+                .into_response();
+        }
+        2 => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(serde_json::json!({ "error": { "message": "mock failure", "type": "server_error", "code": null, "param": null } })),
+            )
+                .into_response();
+        }
+        _ => {}
+    }
     match prompt.as_str() {
         "fail" => {
             return (

@@ -77,6 +77,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/attesters/{attester}/keys/{key_id}/revoke"),
     ("post", "/admin/v1/evidence"),
     ("get", "/admin/v1/evidence/{sha256}"),
+    ("put", "/admin/v1/models/{model}/deployments"),
+    ("put", "/admin/v1/models/{model}/fallbacks"),
+    ("get", "/admin/v1/deployments"),
     // routes/v1/mod.rs
     ("post", "/v1/chat/completions"),
     ("post", "/v1/completions"),

@@ -8,13 +8,14 @@ mod applications;
 mod attesters;
 mod authorities;
 mod customers;
+mod deployments;
 mod directives;
 mod events;
 pub(crate) mod evidence;
 mod grants;
 mod impact;
 pub(crate) mod limits;
-mod models;
+pub(crate) mod models;
 mod notices;
 mod openapi;
 pub(crate) mod review;
@@ -79,6 +80,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/attesters", post(attesters::register).get(attesters::list))
         .route("/admin/v1/attesters/{attester}/keys", post(attesters::add_key))
         .route("/admin/v1/attesters/{attester}/keys/{key_id}/revoke", post(attesters::revoke_key))
+        .route("/admin/v1/models/{model}/deployments", put(deployments::set_deployments))
+        .route("/admin/v1/models/{model}/fallbacks", put(deployments::set_fallbacks))
+        .route("/admin/v1/deployments", get(deployments::list))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
         // Documents are bigger than commands: their own limit, outside the one above.
         .route("/admin/v1/evidence", post(evidence::upload).layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES)))

@@ -25,6 +25,13 @@ pub struct UpstreamBody {
     api_key_env: Option<String>,
 }
 
+impl UpstreamBody {
+    /// From its fields (a deployment carries them beside its name).
+    pub fn new(base_url: String, upstream_model: Option<String>, api_key_env: Option<String>) -> Self {
+        Self { base_url, upstream_model, api_key_env }
+    }
+}
+
 impl From<UpstreamBody> for Upstream {
     fn from(body: UpstreamBody) -> Self {
         Upstream { base_url: body.base_url, upstream_model: body.upstream_model, api_key_env: body.api_key_env }
@@ -206,8 +213,8 @@ fn no_model(name: &str) -> ApiError {
     ApiError::NotFound { message: format!("no model `{name}`"), code: "model_not_found" }
 }
 
-/// A model's public record. The upstream is left out: where traffic goes is the operator's
-/// business, not the register's.
+/// A model's public record. The upstreams are left out (where traffic goes is the operator's
+/// business, not the register's): deployments appear by name only, beside the fallback chain.
 fn model_json(model: &Model, statistics: &ModelStatistics, now: Timestamp) -> serde_json::Value {
     let history: Vec<serde_json::Value> = model
         .stage_history
@@ -246,6 +253,8 @@ fn model_json(model: &Model, statistics: &ModelStatistics, now: Timestamp) -> se
         "criteria": model.criteria.as_ref().map(|c| serde_json::json!({ "version": c.version, "content_hash": c.content_hash })),
         "stage_history": history,
         "directives": directives,
+        "deployments": model.deployments.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+        "fallbacks": model.fallbacks.iter().map(ModelName::as_str).collect::<Vec<_>>(),
         "procedure": crate::routes::admin::review::procedure_json(&model.procedure),
         "review": model.review.as_ref().map(|clock| crate::routes::admin::review::review_json(model, clock, now)),
         "statistics": statistics_json(statistics),

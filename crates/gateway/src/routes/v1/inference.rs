@@ -1,8 +1,8 @@
 //! `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/responses`: the request
-//! path. Authenticate, decide from the current snapshot, forward to the model's upstream, and
-//! stream the answer back chunk by chunk.
+//! path. Authenticate, decide from the current snapshot, forward to the first of the model's
+//! deployments (or fallbacks) that can serve, and stream the answer back chunk by chunk.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::metrics::RequestLabels;
 use crate::routes::v1::caller;
 use crate::routes::v1::denial::denied;
+use crate::upstream::failover::{self, ForwardRequest};
 
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
@@ -97,68 +98,17 @@ async fn gate_and_forward(
     let model_metrics = app.metrics.for_model(model.name.as_str());
     model_metrics.allowed.inc();
 
-    let upstream = &model.upstream;
-    let url = app.upstream_urls.get(&upstream.base_url, path)?;
-    let body = match &upstream.upstream_model {
-        Some(name) if *name != head.model => rewrite_model(&bytes, name)?,
-        _ => bytes,
-    };
-    // Waiting for a slot counts against the upstream timeout: a saturated upstream answers 503
-    // rather than queueing callers without bound.
-    let upstream_timeout = Duration::from_secs(app.limits.upstream_timeout_secs);
-    let permit = match tokio::time::timeout(upstream_timeout, app.upstream_slots.clone().acquire_owned()).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(_)) => return Err(ApiError::Unavailable("the gateway is shutting down".to_owned())),
-        Err(_) => {
-            return Err(ApiError::Unavailable(format!(
-                "all {} upstream slots stayed busy for {} seconds; retry later",
-                app.limits.max_upstream_concurrency, app.limits.upstream_timeout_secs
-            )));
-        }
-    };
-    let mut request = app.http.post(url).header(header::CONTENT_TYPE, "application/json").body(body);
-    if let Some(accept) = headers.get(header::ACCEPT) {
-        request = request.header(header::ACCEPT, accept);
-    }
-    if let Some(variable) = &upstream.api_key_env {
-        let key = std::env::var(variable).map_err(|_| {
-            ApiError::UpstreamUnreachable(format!(
-                "the upstream of model `{}` needs an API key in the environment variable `{variable}`, which is not set on the gateway",
-                model.name
-            ))
-        })?;
-        request = request.bearer_auth(key);
-    }
-    let upstream_started = Instant::now();
-    let sent = tokio::time::timeout(upstream_timeout, request.send()).await;
-    let response = match sent {
-        Ok(Ok(response)) => response,
-        Ok(Err(err)) => {
-            model_metrics.upstream_errors.inc();
-            // `without_url`: an upstream URL may carry credentials in its user-info part.
-            let err = err.without_url();
-            tracing::warn!(model = %model.name, error = %err, "upstream request failed");
-            return Err(if err.is_timeout() {
-                ApiError::UpstreamTimeout(format!("the upstream of model `{}` did not answer in time", model.name))
-            } else {
-                ApiError::UpstreamUnreachable(format!("the upstream of model `{}` could not be reached", model.name))
-            });
-        }
-        Err(_) => {
-            model_metrics.upstream_errors.inc();
-            return Err(ApiError::UpstreamTimeout(format!(
-                "the upstream of model `{}` did not answer within {} seconds",
-                model.name, app.limits.upstream_timeout_secs
-            )));
-        }
-    };
-    model_metrics.upstream_seconds.observe(upstream_started.elapsed().as_secs_f64());
+    // Deployments in order, then the fallback chain (each fallback decided like a direct
+    // request); see `upstream/failover.rs`.
+    let forward = ForwardRequest { path, body: &bytes, requested: &head.model, accept: headers.get(header::ACCEPT) };
+    let failover::Served { response, model: served_model, deployment_idx, criteria_version, fallback_reason, permit } =
+        failover::forward(&app, &c, model, allowed.criteria_version(), &forward).await?;
 
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
     let is_event_stream =
         content_type.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
-    let model_name = model.name.to_string();
+    let model_name = served_model.name.to_string();
     // The permit travels with the body, so the slot is held until the last chunk is sent.
     let mut failed = false;
     // Only when a token budget applies is the answer read for its `usage`.
@@ -190,6 +140,7 @@ async fn gate_and_forward(
         std::future::ready(Some(item))
     });
     let mut builder = Response::builder().status(status.as_u16());
+    let deployment_name = failover::deployment_name(&served_model, deployment_idx);
     if let Some(content_type) = content_type {
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }
@@ -198,11 +149,16 @@ async fn gate_and_forward(
             .header(header::CACHE_CONTROL, "no-cache")
             .header("x-accel-buffering", HeaderValue::from_static("no"));
     }
-    builder
-        .header("x-portcullis-model", model.name.as_str())
-        .header("x-portcullis-criteria-version", allowed.criteria_version())
-        .body(Body::from_stream(stream))
-        .map_err(|err| ApiError::Internal(err.into()))
+    builder = builder
+        .header("x-portcullis-model", served_model.name.as_str())
+        .header("x-portcullis-deployment", deployment_name)
+        .header("x-portcullis-criteria-version", criteria_version);
+    if let Some(reason) = fallback_reason {
+        builder = builder
+            .header("x-portcullis-fallback-reason", reason.code())
+            .header("x-portcullis-requested-model", model.name.as_str());
+    }
+    builder.body(Body::from_stream(stream)).map_err(|err| ApiError::Internal(err.into()))
 }
 
 /// Reads the body, refusing more than `limit` bytes with a 413 before or while reading.
@@ -219,15 +175,6 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
         }
         Err(err) => Err(ApiError::bad_request(format!("could not read the request body: {err}"))),
     }
-}
-
-/// Replaces the `model` field for an upstream that knows the model by another name.
-fn rewrite_model(bytes: &[u8], upstream_model: &str) -> Result<Bytes, ApiError> {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|err| ApiError::bad_request(format!("invalid JSON body: {err}")))?;
-    let object = value.as_object_mut().ok_or_else(|| ApiError::bad_request("the JSON body must be an object"))?;
-    object.insert("model".to_owned(), upstream_model.into());
-    serde_json::to_vec(&value).map(Bytes::from).map_err(|err| ApiError::Internal(err.into()))
 }
 
 fn sse_error(model: &str) -> Bytes {

@@ -1,6 +1,6 @@
 //! The OpenAI-compatible API: every call is gated, then forwarded.
 
-mod denial;
+pub(crate) mod denial;
 mod inference;
 mod models;
 
