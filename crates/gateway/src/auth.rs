@@ -61,6 +61,13 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 ///
 /// 401 when the header is missing or malformed.
 pub fn presented_key(headers: &HeaderMap) -> Result<SecretHash, ApiError> {
+    // Anthropic's clients send the key as `x-api-key`; OpenAI's as a bearer token.
+    if headers.get(AUTHORIZATION).is_none()
+        && let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+        && !key.is_empty()
+    {
+        return Ok(SecretHash::of_secret(key));
+    }
     bearer(headers).map(SecretHash::of_secret)
 }
 

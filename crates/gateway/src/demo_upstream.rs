@@ -23,6 +23,7 @@ pub fn router() -> Router {
         .route("/demo-upstream/v1/completions", post(completions))
         .route("/demo-upstream/v1/embeddings", post(embeddings))
         .route("/demo-upstream/v1/responses", post(responses))
+        .route("/demo-upstream/v1/messages", post(messages))
 }
 
 fn reply_text(model: &str) -> String {
@@ -148,5 +149,56 @@ async fn responses(body: Bytes) -> Response {
         "response.completed",
         serde_json::json!({ "type": "response.completed", "response": response("completed", message) }),
     ));
+    sse(events)
+}
+
+/// Anthropic's Messages API (`POST /v1/messages`), JSON or SSE as the request asks.
+async fn messages(body: Bytes) -> Response {
+    let (model, stream) = request_fields(&body);
+    messages_answer(&model, stream)
+}
+
+/// An Anthropic Messages answer for `model`: the JSON message, or its SSE event sequence
+/// (`message_start`, one `content_block_delta` per word, `message_delta` with the usage,
+/// `message_stop`).
+pub fn messages_answer(model: &str, stream: bool) -> Response {
+    let text = reply_text(model);
+    let message = |content: serde_json::Value, stop: Option<&str>, output_tokens: u64| {
+        serde_json::json!({
+            "id": "msg_demo", "type": "message", "role": "assistant", "model": model, "content": content,
+            "stop_reason": stop, "stop_sequence": null,
+            "usage": { "input_tokens": 8, "output_tokens": output_tokens },
+        })
+    };
+    if !stream {
+        return axum::Json(message(serde_json::json!([{ "type": "text", "text": text }]), Some("end_turn"), 24))
+            .into_response();
+    }
+    let event = |kind: &str, data: serde_json::Value| format!("event: {kind}\ndata: {data}\n\n");
+    let mut events = vec![
+        event(
+            "message_start",
+            serde_json::json!({ "type": "message_start", "message": message(serde_json::json!([]), None, 1) }),
+        ),
+        event(
+            "content_block_start",
+            serde_json::json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } }),
+        ),
+    ];
+    events.extend(words(&text).into_iter().map(|w| {
+        event(
+            "content_block_delta",
+            serde_json::json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": w } }),
+        )
+    }));
+    events.push(event("content_block_stop", serde_json::json!({ "type": "content_block_stop", "index": 0 })));
+    events.push(event(
+        "message_delta",
+        serde_json::json!({
+            "type": "message_delta", "delta": { "stop_reason": "end_turn", "stop_sequence": null },
+            "usage": { "output_tokens": 24 },
+        }),
+    ));
+    events.push(event("message_stop", serde_json::json!({ "type": "message_stop" })));
     sse(events)
 }

@@ -97,7 +97,7 @@ impl ApiError {
         self.parts().0
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+    pub(crate) fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, "invalid_request_error", code),
             Self::InvalidPolicy(_) => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_policy"),

@@ -197,7 +197,33 @@ pub struct UsageTap {
     event_stream: bool,
     /// Non-streamed: the answer so far. Streamed: the current unfinished line.
     buffer: Vec<u8>,
-    total_tokens: Option<u64>,
+    usage: Usage,
+}
+
+/// Token counts seen so far: OpenAI reports `total_tokens`; Anthropic reports `input_tokens` (in
+/// `message_start`) and a running `output_tokens` (in `message_delta`), so the largest of each counts.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    total: Option<u64>,
+    input: u64,
+    output: u64,
+}
+
+impl Usage {
+    fn read(&mut self, json: &[u8]) {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(json.trim_ascii()) else { return };
+        let Some(usage) = value.get("usage").or_else(|| value.pointer("/message/usage")) else { return };
+        let field = |name: &str| usage.get(name).and_then(serde_json::Value::as_u64);
+        if let Some(total) = field("total_tokens") {
+            self.total = Some(total);
+        }
+        self.input = self.input.max(field("input_tokens").unwrap_or(0));
+        self.output = self.output.max(field("output_tokens").unwrap_or(0));
+    }
+
+    fn tokens(&self) -> Option<u64> {
+        self.total.or_else(|| (self.input + self.output > 0).then_some(self.input + self.output))
+    }
 }
 
 impl UsageTap {
@@ -208,7 +234,7 @@ impl UsageTap {
         clock: Arc<dyn crate::engine::Clock>,
         event_stream: bool,
     ) -> Self {
-        Self { limits, applied, clock, event_stream, buffer: Vec::new(), total_tokens: None }
+        Self { limits, applied, clock, event_stream, buffer: Vec::new(), usage: Usage::default() }
     }
 
     /// Observes one chunk of the answer.
@@ -235,23 +261,17 @@ impl UsageTap {
         if !data.windows(7).any(|w| w == b"\"usage\"") {
             return;
         }
-        if let Some(tokens) = total_tokens(data) {
-            self.total_tokens = Some(tokens);
-        }
+        self.usage.read(data);
     }
-}
-
-fn total_tokens(json: &[u8]) -> Option<u64> {
-    let value: serde_json::Value = serde_json::from_slice(json.trim_ascii()).ok()?;
-    value.get("usage")?.get("total_tokens")?.as_u64()
 }
 
 impl Drop for UsageTap {
     fn drop(&mut self) {
         if !self.event_stream {
-            self.total_tokens = total_tokens(&self.buffer);
+            let answer = std::mem::take(&mut self.buffer);
+            self.usage.read(&answer);
         }
-        if let Some(tokens) = self.total_tokens {
+        if let Some(tokens) = self.usage.tokens() {
             self.limits.add_tokens(&self.applied, tokens, self.clock.now());
         }
     }
@@ -377,5 +397,16 @@ mod tests {
             tap.observe(&Bytes::from_static(b"ge\":{\"total_tokens\":11}}\n\ndata: [DONE]\n\n"));
         }
         assert_eq!(used(&limits), 15);
+        {
+            // Anthropic's stream: input tokens at the start, a running output count in deltas.
+            let mut tap = UsageTap::new(limits.clone(), applied, Arc::new(Fixed), true);
+            tap.observe(&Bytes::from_static(
+                b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\n",
+            ));
+            tap.observe(&Bytes::from_static(
+                b"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}\n\n",
+            ));
+        }
+        assert_eq!(used(&limits), 27);
     }
 }

@@ -34,6 +34,19 @@ pub struct ForwardRequest<'a> {
     pub requested: &'a str,
     /// The client's `Accept` header.
     pub accept: Option<&'a HeaderValue>,
+    /// The wire protocol: it decides how the upstream's key is sent.
+    pub protocol: Protocol,
+    /// Protocol headers passed through to the upstream (e.g. `anthropic-version`).
+    pub pass_headers: &'a [(&'static str, HeaderValue)],
+}
+
+/// The API a request speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenAI's: the upstream key as `Authorization: Bearer`.
+    OpenAi,
+    /// Anthropic's Messages API: the upstream key as `x-api-key`.
+    Anthropic,
 }
 
 /// An upstream answer accepted for the client: from here on there is no switching.
@@ -307,6 +320,9 @@ async fn attempt(
     if let Some(accept) = request.accept {
         builder = builder.header(header::ACCEPT, accept);
     }
+    for (name, value) in request.pass_headers {
+        builder = builder.header(*name, value);
+    }
     if let Some(variable) = &upstream.api_key_env {
         let Ok(key) = std::env::var(variable) else {
             return Err(unreachable(
@@ -317,7 +333,10 @@ async fn attempt(
                 ),
             ));
         };
-        builder = builder.bearer_auth(key);
+        builder = match request.protocol {
+            Protocol::OpenAi => builder.bearer_auth(key),
+            Protocol::Anthropic => builder.header("x-api-key", key),
+        };
     }
     let timeout = Duration::from_secs(app.limits.upstream_timeout_secs);
     let started = Instant::now();

@@ -10,7 +10,7 @@ use std::sync::RwLock;
 use crate::error::ApiError;
 
 /// The OpenAI endpoints the gateway forwards, relative to an upstream's base URL.
-const ENDPOINTS: [&str; 4] = ["/chat/completions", "/completions", "/embeddings", "/responses"];
+const ENDPOINTS: [&str; 5] = ["/chat/completions", "/completions", "/embeddings", "/responses", "/messages"];
 
 /// Bound on cached base URLs; past it the cache is cleared (base URLs come from governance
 /// events, so this only matters for a deployment that keeps re-pointing models).

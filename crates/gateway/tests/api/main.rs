@@ -10,6 +10,7 @@
     reason = "test code: a panic is a test failure with a message"
 )]
 
+mod anthropic;
 mod attesters;
 mod errors;
 mod failover;

@@ -18,6 +18,9 @@ use tokio::sync::Semaphore;
 #[derive(Clone, Debug)]
 pub struct Received {
     pub authorization: Option<String>,
+    /// Anthropic's key and version headers, when sent.
+    pub x_api_key: Option<String>,
+    pub anthropic_version: Option<String>,
     pub body: serde_json::Value,
 }
 
@@ -110,6 +113,7 @@ impl MockUpstream {
             .route("/v1/completions", post(echo))
             .route("/v1/embeddings", post(echo))
             .route("/v1/responses", post(echo))
+            .route("/v1/messages", post(messages))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
@@ -137,6 +141,8 @@ fn record(state: &MockState, headers: &HeaderMap, body: &Bytes) -> serde_json::V
     let body: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     state.received.lock().unwrap().push(Received {
         authorization: headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap().to_owned()),
+        x_api_key: headers.get("x-api-key").map(|v| v.to_str().unwrap().to_owned()),
+        anthropic_version: headers.get("anthropic-version").map(|v| v.to_str().unwrap().to_owned()),
         body: body.clone(),
     });
     body
@@ -232,4 +238,11 @@ async fn chat(State(state): State<MockState>, headers: HeaderMap, body: Bytes) -
         }
     });
     ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(stream)).into_response()
+}
+
+/// Anthropic's Messages API, answered by the gateway's own demo responder (which speaks it).
+async fn messages(State(state): State<MockState>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = record(&state, &headers, &body);
+    let model = body["model"].as_str().unwrap_or("").to_owned();
+    portcullis_gateway::demo_upstream::messages_answer(&model, body["stream"].as_bool().unwrap_or(false))
 }

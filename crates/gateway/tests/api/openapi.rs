@@ -85,6 +85,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/completions"),
     ("post", "/v1/embeddings"),
     ("post", "/v1/responses"),
+    ("post", "/v1/messages"),
     ("get", "/v1/models"),
     ("get", "/v1/models/{model}"),
     // routes/ops.rs
@@ -149,7 +150,8 @@ async fn every_documented_operation_is_served() {
             problems
                 .push(format!("{method} {path}: answered {status} as `{content_type}`; documented: {media_types:?}"));
         }
-        if status >= 400 && content_type == "application/json" && !is_error_body(&body) {
+        let error_shape_ok = if path == "/v1/messages" { is_anthropic_error_body(&body) } else { is_error_body(&body) };
+        if status >= 400 && content_type == "application/json" && !error_shape_ok {
             problems.push(format!("{method} {path}: the {status} body is not an `Error`: {body}"));
         }
     }
@@ -242,6 +244,11 @@ fn media_type(content_type: &str) -> String {
 }
 
 /// The shared `Error` shape: `{"error": {"message", "type", "code", "param"}}`.
+/// Anthropic's error shape, which `/v1/messages` answers with.
+fn is_anthropic_error_body(body: &Value) -> bool {
+    body["type"] == "error" && body["error"]["type"].is_string() && body["error"]["message"].is_string()
+}
+
 fn is_error_body(body: &Value) -> bool {
     let error = &body["error"];
     error["message"].is_string()

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::metrics::RequestLabels;
 use crate::routes::v1::caller;
 use crate::routes::v1::denial::denied;
+use crate::upstream::failover::Protocol;
 use crate::upstream::failover::{self, ForwardRequest};
 
 /// `POST /v1/chat/completions`.
@@ -27,22 +28,22 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    gate_and_forward(app, "/chat/completions", headers, body).await
+    gate_and_forward(app, "/chat/completions", Protocol::OpenAi, headers, body).await
 }
 
 /// `POST /v1/completions`.
 pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    gate_and_forward(app, "/completions", headers, body).await
+    gate_and_forward(app, "/completions", Protocol::OpenAi, headers, body).await
 }
 
 /// `POST /v1/embeddings`.
 pub async fn embeddings(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    gate_and_forward(app, "/embeddings", headers, body).await
+    gate_and_forward(app, "/embeddings", Protocol::OpenAi, headers, body).await
 }
 
 /// `POST /v1/responses`.
 pub async fn responses(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    gate_and_forward(app, "/responses", headers, body).await
+    gate_and_forward(app, "/responses", Protocol::OpenAi, headers, body).await
 }
 
 /// The only fields the gate reads from a request body; everything else passes through untouched.
@@ -51,9 +52,22 @@ struct RequestHead {
     model: String,
 }
 
+/// `POST /v1/messages`: Anthropic's Messages API, through the same gate, limits and failover, to
+/// Anthropic-compatible upstreams; errors in Anthropic's shape.
+pub async fn messages(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match gate_and_forward(app, "/messages", Protocol::Anthropic, headers, body).await {
+        Ok(response) => response,
+        Err(err) => crate::routes::v1::anthropic::error_response(err),
+    }
+}
+
+/// The version of Anthropic's API sent upstream when the client names none.
+const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+
 async fn gate_and_forward(
     app: AppState,
     path: &'static str,
+    protocol: Protocol,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -100,7 +114,25 @@ async fn gate_and_forward(
 
     // Deployments in order, then the fallback chain (each fallback decided like a direct
     // request); see `upstream/failover.rs`.
-    let forward = ForwardRequest { path, body: &bytes, requested: &head.model, accept: headers.get(header::ACCEPT) };
+    let mut pass_headers: Vec<(&'static str, HeaderValue)> = Vec::new();
+    if protocol == Protocol::Anthropic {
+        let version = headers
+            .get("anthropic-version")
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
+        pass_headers.push(("anthropic-version", version));
+        if let Some(beta) = headers.get("anthropic-beta") {
+            pass_headers.push(("anthropic-beta", beta.clone()));
+        }
+    }
+    let forward = ForwardRequest {
+        path,
+        body: &bytes,
+        requested: &head.model,
+        accept: headers.get(header::ACCEPT),
+        protocol,
+        pass_headers: &pass_headers,
+    };
     let failover::Served { response, model: served_model, deployment_idx, criteria_version, fallback_reason, permit } =
         failover::forward(&app, &c, model, allowed.criteria_version(), &forward).await?;
 
@@ -133,7 +165,7 @@ async fn gate_and_forward(
                 // with an SSE error event the client can see, instead of a silent cut.
                 failed = true;
                 tracing::warn!(model = %model_name, error = %err.without_url(), "upstream stream broke");
-                Ok(sse_error(&model_name))
+                Ok(sse_error(protocol, &model_name))
             }
             Err(err) => Err(err),
         };
@@ -177,7 +209,10 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     }
 }
 
-fn sse_error(model: &str) -> Bytes {
+fn sse_error(protocol: Protocol, model: &str) -> Bytes {
+    if protocol == Protocol::Anthropic {
+        return crate::routes::v1::anthropic::sse_error(model);
+    }
     let event = serde_json::json!({
         "error": {
             "message": format!("the upstream of model `{model}` broke off the stream"),

@@ -1,5 +1,6 @@
 //! The OpenAI-compatible API: every call is gated, then forwarded.
 
+pub(crate) mod anthropic;
 pub(crate) mod denial;
 mod inference;
 mod models;
@@ -16,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/completions", post(inference::completions))
         .route("/v1/embeddings", post(inference::embeddings))
         .route("/v1/responses", post(inference::responses))
+        .route("/v1/messages", post(inference::messages))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{model}", get(models::get_one))
 }
