@@ -202,6 +202,9 @@ pub struct Application {
     pub purpose: String,
     /// The criteria version published when the application was filed, if any.
     pub criteria_version_at_submission: Option<u32>,
+    /// Who signs off, fixed when the application was filed: a procedure changed while it is
+    /// open applies to later applications only.
+    pub quorum: crate::procedure::Quorum,
     /// Status.
     pub status: ApplicationStatus,
     /// When filed.

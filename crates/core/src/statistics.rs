@@ -235,6 +235,7 @@ mod tests {
             model: ModelName::parse("frontier").unwrap(),
             purpose: String::new(),
             criteria_version_at_submission: Some(1),
+            quorum: crate::procedure::Quorum { authorities: Vec::new(), required: 0 },
             status,
             submitted_at: Timestamp::from_millis(0),
             due_at: Timestamp::from_millis(due_day * DAY),

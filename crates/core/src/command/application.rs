@@ -147,11 +147,9 @@ pub(super) fn handle(
                 evidence,
                 grant_expires_at,
             }];
-            let quorum = &model.procedure.signoff;
-            // Only sign-offs by authorities in the sign-off set *now* count: the provider may change
-            // the procedure while an application is open, and a sign-off by an authority that has
-            // left the set must neither approve (it is not one of the model's sign-off authorities)
-            // nor deny (it would lower `n - denials` for the authorities that remain).
+            // The quorum fixed when the application was filed (a procedure changed since applies
+            // to later applications only).
+            let quorum = &existing.quorum;
             let counted: Vec<&crate::application::SignOff> =
                 existing.signoffs.iter().filter(|s| quorum.includes(&s.authority)).collect();
             let mut approvals = counted.iter().filter(|s| s.verdict == Verdict::Approve).count();
@@ -244,10 +242,13 @@ fn reviewable<'a>(
     let Actor::Authority { authority, .. } = actor else {
         return Err(forbidden(actor, "review applications"));
     };
-    if !model.procedure.signoff.includes(authority) {
+    if !existing.quorum.includes(authority) {
         return Err(CommandError::Forbidden {
             actor: actor.describe(),
-            action: format!("review applications for `{}` (not one of its sign-off authorities)", existing.model),
+            action: format!(
+                "review application `{}` for `{}` (not one of its sign-off authorities)",
+                existing.id, model.name
+            ),
         });
     }
     existing.status.next(action)?;

@@ -41,6 +41,11 @@ impl State {
                 });
             }
             Event::ApplicationSubmitted { application, customer, model, purpose, criteria_version, due_at } => {
+                let quorum = self
+                    .models
+                    .get(model)
+                    .map(|m| m.procedure.signoff.clone())
+                    .ok_or_else(|| format!("no model `{model}`"))?;
                 self.applications.insert(
                     application.clone(),
                     Arc::new(Application {
@@ -49,6 +54,7 @@ impl State {
                         model: model.clone(),
                         purpose: purpose.clone(),
                         criteria_version_at_submission: *criteria_version,
+                        quorum,
                         status: ApplicationStatus::Submitted,
                         submitted_at: at,
                         due_at: *due_at,

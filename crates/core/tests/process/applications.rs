@@ -345,7 +345,7 @@ fn application_parties() {
         (
             "fcc/k.west",
             start("app-1"),
-            "forbidden: authority fcc (k.west) may not review applications for `frontier` (not one of its sign-off authorities)",
+            "forbidden: authority fcc (k.west) may not review application `app-1` for `frontier` (not one of its sign-off authorities)",
         ),
         ("bis/j.doe", start("app-9"), "not_found: no application `app-9`"),
         ("acme", amend("app-1", ""), "invalid: purpose is required"),

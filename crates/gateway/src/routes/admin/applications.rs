@@ -277,6 +277,10 @@ pub fn application_json(a: &Application, now: Timestamp) -> serde_json::Value {
         "overdue": a.overdue(now),
         "clock_paused": a.paused_at.is_some(),
         "round": a.round,
+        "quorum": {
+            "authorities": a.quorum.authorities.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+            "required": a.quorum.required,
+        },
         "criteria_version_at_submission": a.criteria_version_at_submission,
         "signoffs": signoffs,
         "decision": decision,

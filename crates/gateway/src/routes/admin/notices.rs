@@ -69,11 +69,8 @@ pub async fn queue(State(app): State<AppState>, headers: HeaderMap) -> Result<Js
     let snapshot = app.engine.snapshot();
     let state = snapshot.state();
     let now = app.engine.now();
-    let mut applications: Vec<_> = state
-        .applications()
-        .filter(|a| a.status.is_open())
-        .filter(|a| state.model(a.model.as_str()).is_some_and(|m| m.procedure.signoff.includes(authority)))
-        .collect();
+    let mut applications: Vec<_> =
+        state.applications().filter(|a| a.status.is_open()).filter(|a| a.quorum.includes(authority)).collect();
     applications.sort_by_key(|a| (!a.overdue(now), a.due_at));
     let mut appeals: Vec<_> = state.appeals().filter(|a| a.decision.is_none() && a.authority == *authority).collect();
     appeals.sort_by_key(|a| (!a.overdue(now), a.due_at));
