@@ -139,9 +139,13 @@ def main():
             "models": directive["models"],
             "policies": directive["policies"],
             "emergency_justification": "bench: takes effect at once",
-            "evidence": {"disclosure": "withheld", "reason": "bench: synthetic"},
+            "evidence": {"description": "bench: synthetic assessment", "disclosure": "withheld", "reason": "bench: synthetic"},
         }
         status, answer = call(base, "POST", "/admin/v1/directives", authority, body)
+        if status == 400 and "unknown field `description`" in json.dumps(answer):
+            # A gateway from before evidence citations had descriptions (for A/B runs of old builds).
+            del body["evidence"]["description"]
+            status, answer = call(base, "POST", "/admin/v1/directives", authority, body)
         expect(status, answer, (201,), f"directive {directive['id']}")
 
     def seed_one(i):

@@ -203,13 +203,21 @@ impl Tries {
                     reason: reason.code().to_owned(),
                 })
                 .inc();
-            tracing::info!(
+            // Routine once a deployment is ejected or cut off (every request goes around it; that
+            // change itself is logged at warn): an info line per request would cost more than the
+            // failover.
+            let routine = matches!(reason, FailureReason::Ejected | FailureReason::CutOff);
+            if routine {
+                tracing::debug!(model = %requested.name, reason = reason.code(), "failover around an unhealthy deployment");
+            } else {
+                tracing::info!(
                 model = %requested.name,
                 from = %format_args!("{}/{from_deployment}", from_model.name),
                 to = %format_args!("{}/{to_deployment}", attempted.model.name),
                 reason = reason.code(),
                 "failover"
-            );
+                );
+            }
             reason
         });
         Served {
