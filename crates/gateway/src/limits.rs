@@ -96,19 +96,25 @@ impl RateLimits {
             return Ok(applied);
         }
         let now = now.as_millis();
+        // Named only when a request is refused: the admitted path allocates nothing.
+        let who = |subject: &Subject| match subject {
+            Subject::Customer(_) => format!("customer `{}`", customer.id),
+            Subject::Key(_) => format!("key `{}`", key.key_id),
+        };
         let subjects = [
-            applied.customer.map(|(idx, l)| (Subject::Customer(idx), l, format!("customer `{}`", customer.id))),
-            applied.key.map(|(hash, l)| (Subject::Key(hash), l, format!("key `{}`", key.key_id))),
+            applied.customer.map(|(idx, l)| (Subject::Customer(idx), l)),
+            applied.key.map(|(hash, l)| (Subject::Key(hash), l)),
         ];
         // Budgets first: they take nothing, so refusing on one leaves the buckets untouched.
-        for (subject, limits, who) in subjects.iter().flatten() {
+        for (subject, limits) in subjects.iter().flatten() {
             if let Some(budget) = limits.tokens_per_day {
                 let used = self.with(subject, now, limits, |c| c.used);
                 if used >= budget {
                     let next_day = (now.div_euclid(DAY_MILLIS) + 1) * DAY_MILLIS;
                     return Err(ApiError::RateLimited {
                         message: format!(
-                            "{who} has used {used} of its {budget} tokens for today (UTC); the budget renews at midnight UTC"
+                            "{} has used {used} of its {budget} tokens for today (UTC); the budget renews at midnight UTC",
+                            who(subject)
                         ),
                         kind: "tokens",
                         retry_after_secs: seconds_until(now, next_day),
@@ -117,7 +123,7 @@ impl RateLimits {
             }
         }
         let mut taken: Vec<(&Subject, &Limits)> = Vec::new();
-        for (subject, limits, who) in subjects.iter().flatten() {
+        for (subject, limits) in subjects.iter().flatten() {
             let Some(per_minute) = limits.requests_per_minute else { continue };
             let outcome = self.with(subject, now, limits, |c| {
                 if c.level >= 1.0 {
@@ -134,7 +140,7 @@ impl RateLimits {
                     self.with(earlier, now, earlier_limits, |c| c.level += 1.0);
                 }
                 return Err(ApiError::RateLimited {
-                    message: format!("{who} is limited to {per_minute} requests per minute"),
+                    message: format!("{} is limited to {per_minute} requests per minute", who(subject)),
                     kind: "requests",
                     retry_after_secs: (wait_millis / 1000.0).ceil().max(1.0) as u64,
                 });

@@ -11,7 +11,9 @@ use serde::Deserialize;
 use crate::app::{ApiJson, AppState};
 use crate::error::ApiError;
 use crate::routes::admin::evidence::{EvidenceList, cited, evidence_json};
-use crate::routes::admin::{actor, last_seq, new_id, parse_choice, parse_id, parse_time, submit, with_event_seq};
+use crate::routes::admin::{
+    actor, last_seq, may_read_record_of, new_id, parse_choice, parse_id, parse_time, submit, with_event_seq,
+};
 
 /// What is appealed, as sent by clients.
 #[derive(Deserialize)]
@@ -142,10 +144,7 @@ pub async fn decide(
 }
 
 fn visible(caller: &Actor, appeal: &Appeal) -> bool {
-    match caller {
-        Actor::Customer { customer } => appeal.customer == *customer,
-        Actor::Authority { .. } | Actor::Provider { .. } => true,
-    }
+    may_read_record_of(caller, &appeal.customer)
 }
 
 fn answer(app: &AppState, id: &AppealId, caller: &Actor, event_seq: u64) -> Result<serde_json::Value, ApiError> {

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use crate::app::{ApiJson, ApiQuery, AppState};
 use crate::error::ApiError;
 use crate::routes::admin::evidence::{EvidenceList, cited, evidence_json};
-use crate::routes::admin::{actor, last_seq, new_id, parse_choice, parse_id, parse_time, submit, with_event_seq};
+use crate::routes::admin::{
+    actor, last_seq, may_read_record_of, new_id, parse_choice, parse_id, parse_time, submit, with_event_seq,
+};
 
 /// Body of `POST /admin/v1/applications`.
 #[derive(Deserialize)]
@@ -214,10 +216,7 @@ async fn run(
 }
 
 fn visible(caller: &Actor, application: &Application) -> bool {
-    match caller {
-        Actor::Customer { customer } => application.customer == *customer,
-        Actor::Authority { .. } | Actor::Provider { .. } => true,
-    }
+    may_read_record_of(caller, &application.customer)
 }
 
 fn answer(app: &AppState, id: &ApplicationId, caller: &Actor, event_seq: u64) -> Result<serde_json::Value, ApiError> {

@@ -161,6 +161,15 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", portcullis_core::ids::hex(&bytes))
 }
 
+/// Whether `caller` may read a record concerning `customer` (an application, an appeal): a
+/// customer reads its own only; authorities and the provider read all.
+pub(crate) fn may_read_record_of(caller: &Actor, customer: &portcullis_core::CustomerId) -> bool {
+    match caller {
+        Actor::Customer { customer: own } => own == customer,
+        Actor::Authority { .. } | Actor::Provider { .. } => true,
+    }
+}
+
 /// A record's JSON with the sequence number of the write that changed it (none for a read).
 pub(crate) fn with_event_seq(mut json: serde_json::Value, event_seq: u64) -> serde_json::Value {
     if event_seq > 0

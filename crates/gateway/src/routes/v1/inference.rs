@@ -104,11 +104,8 @@ async fn gate_and_forward(
             return Err(denied(&app.public_base_url, customer, model, &denial));
         }
     };
-    let key = snapshot.state().key_by_hash(&key_hash).cloned();
-    let applied = match &key {
-        Some(key) => Some(app.rate_limits.admit(customer, key, c.now)?),
-        None => None,
-    };
+    // The key was resolved with the caller; its limits and its customer's apply.
+    let applied = app.rate_limits.admit(customer, &c.key, c.now)?;
     let model_metrics = app.metrics.for_model(model.name.as_str());
     model_metrics.allowed.inc();
 
@@ -144,9 +141,8 @@ async fn gate_and_forward(
     // The permit travels with the body, so the slot is held until the last chunk is sent.
     let mut failed = false;
     // Only when a token budget applies is the answer read for its `usage`.
-    let mut tap = applied.filter(|a| a.counts_tokens() && status.is_success()).map(|applied| {
-        crate::limits::UsageTap::new(app.rate_limits.clone(), applied, app.engine.clock(), is_event_stream)
-    });
+    let mut tap = (applied.counts_tokens() && status.is_success())
+        .then(|| crate::limits::UsageTap::new(app.rate_limits.clone(), applied, app.engine.clock(), is_event_stream));
     let stream = response.bytes_stream().map(move |chunk| {
         let _slot = &permit;
         if let (Some(tap), Ok(bytes)) = (tap.as_mut(), &chunk) {

@@ -28,6 +28,8 @@ pub(crate) struct Caller {
     pub snapshot: std::sync::Arc<portcullis_core::Snapshot>,
     /// The customer owning the key.
     pub customer: std::sync::Arc<portcullis_core::state::Customer>,
+    /// The key's record (its own rate limits).
+    pub key: std::sync::Arc<portcullis_core::state::ApiKey>,
     /// The end-user context from the attestation header.
     pub end_user: portcullis_core::policy::EndUserContext,
     /// The time of the decision.
@@ -41,7 +43,7 @@ pub(crate) fn caller(
     key_hash: &portcullis_core::SecretHash,
 ) -> Result<Caller, crate::error::ApiError> {
     let snapshot = app.engine.snapshot();
-    let key = crate::auth::api_key(&snapshot, key_hash)?;
+    let key = crate::auth::api_key(&snapshot, key_hash)?.clone();
     let customer = snapshot
         .state()
         .customer(key.customer.as_str())
@@ -50,5 +52,5 @@ pub(crate) fn caller(
     let now = app.engine.now();
     let attestation = headers.get(portcullis_core::attestation::ATTESTATION_HEADER).and_then(|v| v.to_str().ok());
     let end_user = snapshot.end_user_context(attestation, customer.id.as_str(), now);
-    Ok(Caller { snapshot, customer, end_user, now })
+    Ok(Caller { snapshot, customer, key, end_user, now })
 }
