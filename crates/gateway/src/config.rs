@@ -18,9 +18,20 @@ pub struct Settings {
     pub listen: String,
     /// Directory for the database and generated files; created if missing.
     pub data_dir: PathBuf,
-    /// SQLite database file; defaults to `<data_dir>/portcullis.db`.
+    /// SQLite database file; defaults to `<data_dir>/portcullis.db`. Ignored when
+    /// `database_url` is set.
     #[serde(default)]
     pub database_path: Option<PathBuf>,
+    /// A PostgreSQL database shared by several replicas (`postgres://user:password@host/db`),
+    /// instead of the SQLite file. A secret: it may hold a password.
+    #[serde(default, serialize_with = "redact_option")]
+    pub database_url: Option<SecretString>,
+    /// The PostgreSQL schema to keep the tables in (created if missing); default `public`.
+    #[serde(default)]
+    pub database_schema: Option<String>,
+    /// How replicas sharing a PostgreSQL database keep up with each other.
+    #[serde(default)]
+    pub replication: ReplicationSettings,
     /// The base URL clients reach this gateway at, used in links (appeal and record URLs);
     /// defaults to `http://<listen address>`.
     #[serde(default)]
@@ -143,6 +154,13 @@ pub struct ProviderToken {
     pub token: SecretString,
 }
 
+fn redact_option<S: serde::Serializer>(value: &Option<SecretString>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_some("[redacted]"),
+        None => serializer.serialize_none(),
+    }
+}
+
 fn redact<S: serde::Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str("[redacted]")
 }
@@ -203,6 +221,25 @@ pub struct WitnessSettings {
     pub verifier_key: String,
 }
 
+/// Replicas over a shared database (`replica.rs`, `engine.rs`). Ignored with SQLite.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicationSettings {
+    /// Read the database at least this often, in milliseconds, even without a change notice:
+    /// each read confirms the replica is current.
+    pub heartbeat_ms: u64,
+    /// Past this many milliseconds without a confirmed read, the replica refuses requests to
+    /// models in review or preview and to models with directives in force (503), and says so
+    /// in `/readyz`.
+    pub staleness_bound_ms: u64,
+}
+
+impl Default for ReplicationSettings {
+    fn default() -> Self {
+        Self { heartbeat_ms: 250, staleness_bound_ms: 5_000 }
+    }
+}
+
 /// Log output settings.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -217,6 +254,9 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".to_owned(),
             data_dir: PathBuf::from("portcullis-data"),
             database_path: None,
+            database_url: None,
+            database_schema: None,
+            replication: ReplicationSettings::default(),
             public_base_url: None,
             schema_path: None,
             limits: Limits::default(),
@@ -251,6 +291,22 @@ impl Settings {
     /// The database file.
     pub fn database_path(&self) -> PathBuf {
         self.database_path.clone().unwrap_or_else(|| self.data_dir.join("portcullis.db"))
+    }
+
+    /// Where the events live: PostgreSQL when `database_url` is set, else the SQLite file.
+    ///
+    /// # Errors
+    ///
+    /// A malformed URL or schema name, named.
+    pub fn database(&self) -> Result<portcullis_store::Location, portcullis_store::StoreError> {
+        use secrecy::ExposeSecret as _;
+        match &self.database_url {
+            Some(url) => Ok(portcullis_store::Location::Postgres(portcullis_store::PgLocation::parse(
+                url.expose_secret(),
+                self.database_schema.as_deref(),
+            )?)),
+            None => Ok(portcullis_store::Location::Sqlite(self.database_path())),
+        }
     }
 }
 

@@ -9,21 +9,42 @@
 //!
 //! A dedicated thread rather than `spawn_blocking` per write: the state must be owned by exactly
 //! one place to keep sequence numbers gap-free, and SQLite wants one writer anyway.
+//!
+//! With a store shared by several replicas (PostgreSQL), each replica has such a writer. A write
+//! takes the store's write lock, first applies the events other replicas stored since this one
+//! last looked, then decides its commands against that: one sequence across all replicas. A
+//! second thread waits on the store's [`ChangeFeed`] and, on a notice or every heartbeat, asks the
+//! writer to catch up; each successful read confirms the replica current ([`Freshness`]).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use portcullis_core::{Actor, Command, CommandError, EventRecord, Snapshot, State, Timestamp};
-use portcullis_store::{EventStore, StoredCheckpoint};
+use portcullis_store::{ChangeFeed, EventStore, StoredCheckpoint};
 use portcullis_translog::NoteSigner;
 use tokio::sync::{mpsc, oneshot};
+
+use crate::replica::Freshness;
 
 /// Most commands committed in one transaction.
 pub const MAX_BATCH: usize = 512;
 
 /// Commands waiting for the writer before callers are made to wait for a slot.
 const QUEUE_DEPTH: usize = 4096;
+
+/// Events read per catch-up query (a replica far behind reads in several).
+const CATCH_UP_CHUNK: usize = 4096;
+
+/// How a replica keeps up with a shared store.
+#[derive(Clone, Copy, Debug)]
+pub struct Replication {
+    /// Read the store at least this often, notice or not: it confirms the replica is current.
+    pub heartbeat: Duration,
+    /// Past this without a confirmed read, gated models are refused (see `replica.rs`).
+    pub staleness_bound: Duration,
+}
 
 /// A source of the current time; the core never reads a clock itself.
 pub trait Clock: Send + Sync + 'static {
@@ -77,6 +98,8 @@ enum Job {
         checkpoint: StoredCheckpoint,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    /// Read and apply what other replicas stored (shared stores only).
+    CatchUp,
 }
 
 struct WriteJob {
@@ -91,6 +114,7 @@ pub struct Engine {
     snapshot: Arc<ArcSwap<Snapshot>>,
     jobs: mpsc::Sender<Job>,
     clock: Arc<dyn Clock>,
+    freshness: Arc<Freshness>,
 }
 
 impl Engine {
@@ -105,21 +129,47 @@ impl Engine {
         initial: State,
         clock: Arc<dyn Clock>,
         signer: Arc<NoteSigner>,
+        replication: Replication,
     ) -> anyhow::Result<Self> {
         let mut state = initial;
+        let started = Instant::now();
         let records = store.load_verified(&signer.verifier())?;
         for record in &records {
             state.apply(record)?;
         }
         tracing::info!(events = records.len(), customers = state.n_customers(), "state rebuilt from stored events");
+        let feed = store.change_feed()?;
+        let freshness = Arc::new(match feed {
+            Some(_) => Freshness::shared(replication.staleness_bound),
+            None => Freshness::local(),
+        });
+        freshness.confirm(started);
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::new(state.clone())));
         let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let writer_snapshot = snapshot.clone();
-        let writer_clock = clock.clone();
+        let catch_up_queued = Arc::new(AtomicBool::new(false));
+        let writer = Writer {
+            snapshot: snapshot.clone(),
+            clock: clock.clone(),
+            signer,
+            freshness: freshness.clone(),
+            catch_up_queued: catch_up_queued.clone(),
+        };
         std::thread::Builder::new()
             .name("portcullis-writer".to_owned())
-            .spawn(move || writer_loop(store, state, receiver, writer_snapshot, writer_clock, &signer))?;
-        Ok(Self { snapshot, jobs, clock })
+            .spawn(move || writer.run(store, state, receiver))?;
+        if let Some(feed) = feed {
+            // Weak: the feed must not keep the writer alive once every handle is gone.
+            let jobs = jobs.downgrade();
+            std::thread::Builder::new()
+                .name("portcullis-feed".to_owned())
+                .spawn(move || follow(feed, &jobs, &catch_up_queued, replication.heartbeat))?;
+        }
+        Ok(Self { snapshot, jobs, clock, freshness })
+    }
+
+    /// How current this replica is known to be.
+    pub fn freshness(&self) -> &Arc<Freshness> {
+        &self.freshness
     }
 
     /// The current snapshot.
@@ -185,83 +235,208 @@ impl Engine {
     }
 }
 
-fn writer_loop(
-    mut store: Box<dyn EventStore>,
-    mut state: State,
-    mut receiver: mpsc::Receiver<Job>,
-    snapshot: Arc<ArcSwap<Snapshot>>,
-    clock: Arc<dyn Clock>,
-    signer: &NoteSigner,
-) {
-    let mut pending: Option<Job> = None;
+/// Waits on the change feed and asks the writer to catch up on every notice and every heartbeat
+/// (a heartbeat read is what confirms the replica current when nothing changes). Stops when the
+/// writer does.
+fn follow(mut feed: Box<dyn ChangeFeed>, jobs: &mpsc::WeakSender<Job>, queued: &AtomicBool, heartbeat: Duration) {
+    let mut failing = false;
     loop {
-        let Some(first) = pending.take().or_else(|| receiver.blocking_recv()) else {
+        match feed.wait(heartbeat) {
+            Ok(_) => failing = false,
+            Err(err) => {
+                if !failing {
+                    tracing::warn!(error = %err, "lost the change feed; reconnecting (reads continue every heartbeat)");
+                }
+                failing = true;
+                // Do not spin on a database that refuses connections.
+                std::thread::sleep(heartbeat);
+            }
+        }
+        let Some(jobs) = jobs.upgrade() else {
             break;
         };
-        let first = match first {
-            Job::Read { after, limit, reply } => {
-                let _ = reply.send(store.events_after(after, limit).map_err(|err| EngineError::Store(err.to_string())));
-                continue;
-            }
-            Job::Checkpoint { reply } => {
-                let _ = reply.send(
-                    store.sign_checkpoint(signer, clock.now()).map_err(|err| EngineError::Store(err.to_string())),
-                );
-                continue;
-            }
-            Job::Cosigned { checkpoint, reply } => {
-                let _ =
-                    reply.send(store.store_cosigned(&checkpoint).map_err(|err| EngineError::Store(err.to_string())));
-                continue;
-            }
-            Job::Write(job) => *job,
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(Job::Write(job)) => batch.push(*job),
-                Ok(other) => {
-                    // Handle it after this batch commits, in arrival order.
-                    pending = Some(other);
-                    break;
-                }
-                Err(_) => break,
+        // One catch-up waiting is enough: it reads everything there is.
+        if !queued.swap(true, Ordering::AcqRel) {
+            match jobs.try_send(Job::CatchUp) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => queued.store(false, Ordering::Release),
+                Err(mpsc::error::TrySendError::Closed(_)) => break,
             }
         }
-        let now = clock.now();
-        let mut working = state.clone();
+    }
+}
+
+/// What the writer thread owns besides the store and the state.
+struct Writer {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    clock: Arc<dyn Clock>,
+    signer: Arc<NoteSigner>,
+    freshness: Arc<Freshness>,
+    catch_up_queued: Arc<AtomicBool>,
+}
+
+impl Writer {
+    fn run(self, mut store: Box<dyn EventStore>, mut state: State, mut receiver: mpsc::Receiver<Job>) {
+        let mut pending: Option<Job> = None;
+        let mut read_failing = false;
+        loop {
+            let Some(first) = pending.take().or_else(|| receiver.blocking_recv()) else {
+                break;
+            };
+            let first = match first {
+                Job::Read { after, limit, reply } => {
+                    let _ =
+                        reply.send(store.events_after(after, limit).map_err(|err| EngineError::Store(err.to_string())));
+                    continue;
+                }
+                Job::Checkpoint { reply } => {
+                    let signed = store.sign_checkpoint(&self.signer, self.clock.now());
+                    self.freshness.set_sequencer(store.is_sequencer());
+                    let _ = reply.send(signed.map_err(|err| EngineError::Store(err.to_string())));
+                    continue;
+                }
+                Job::Cosigned { checkpoint, reply } => {
+                    let _ = reply
+                        .send(store.store_cosigned(&checkpoint).map_err(|err| EngineError::Store(err.to_string())));
+                    continue;
+                }
+                Job::CatchUp => {
+                    self.catch_up_queued.store(false, Ordering::Release);
+                    match self.catch_up(store.as_mut(), &mut state) {
+                        Ok(()) => read_failing = false,
+                        Err(err) => {
+                            self.freshness.read_failures.inc();
+                            if !read_failing {
+                                tracing::warn!(error = %err, "cannot read the shared store; this replica's snapshot may be stale");
+                            }
+                            read_failing = true;
+                        }
+                    }
+                    continue;
+                }
+                Job::Write(job) => *job,
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(Job::Write(job)) => batch.push(*job),
+                    Ok(other) => {
+                        // Handle it after this batch commits, in arrival order.
+                        pending = Some(other);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.write(store.as_mut(), &mut state, batch);
+        }
+        tracing::info!("governance writer stopped");
+    }
+
+    /// Decides a batch of commands against the latest state and stores their events in one
+    /// transaction (one fsync for the batch: group commit), then answers each caller.
+    fn write(&self, store: &mut dyn EventStore, state: &mut State, batch: Vec<WriteJob>) {
+        let now = self.clock.now();
+        let started = Instant::now();
         let mut records: Vec<EventRecord> = Vec::new();
-        let mut outcomes: Vec<(WriteJob, Result<std::ops::Range<usize>, EngineError>)> =
-            Vec::with_capacity(batch.len());
-        for job in batch {
-            let outcome = apply_command(&mut working, &job, now, &mut records);
-            outcomes.push((job, outcome));
-        }
-        if !records.is_empty() {
-            if let Err(err) = store.append(&records) {
-                // Nothing was stored: drop the working state, fail every command in the batch
-                // that produced events, and keep serving the old snapshot.
-                tracing::error!(error = %err, events = records.len(), "failed to store events");
-                for (job, outcome) in outcomes {
-                    let answer = match outcome {
-                        Ok(_) => Err(EngineError::Store(err.to_string())),
-                        Err(refusal) => Err(refusal),
-                    };
-                    let _ = job.reply.send(answer);
-                }
-                continue;
+        let mut outcomes: Vec<Result<std::ops::Range<usize>, EngineError>> = Vec::with_capacity(batch.len());
+        let mut working: Option<State> = None;
+        let mut caught_up = 0_usize;
+        let mut diverged: Option<String> = None;
+        let stored = store.write(state.last_seq, &mut |newer| {
+            // What other replicas stored first: this batch is decided on the latest state.
+            caught_up = newer.len();
+            if let Err(err) = self.apply_newer(state, &newer, now) {
+                diverged = Some(err);
+                return Vec::new();
             }
-            state = working;
-            // `next`: end-user class ids stay stable, so request counters keyed by them too.
-            snapshot.store(Arc::new(snapshot.load().next(state.clone())));
+            let mut scratch = state.clone();
+            for job in &batch {
+                outcomes.push(apply_command(&mut scratch, job, now, &mut records));
+            }
+            working = Some(scratch);
+            records.clone()
+        });
+        if caught_up > 0 {
+            self.publish(state);
+        }
+        let failure = match (&stored, diverged) {
+            (Err(err), _) => Some(err.to_string()),
+            (Ok(()), Some(problem)) => Some(problem),
+            (Ok(()), None) => None,
+        };
+        if let Some(problem) = failure {
+            // Nothing of this batch was stored: fail every command that produced events, and
+            // keep serving the state as of the last stored event.
+            tracing::error!(error = %problem, events = records.len(), "failed to store events");
+            let mut outcomes = outcomes.into_iter();
+            for job in batch {
+                let answer = match outcomes.next() {
+                    Some(Err(refusal)) => Err(refusal),
+                    _ => Err(EngineError::Store(problem.clone())),
+                };
+                let _ = job.reply.send(answer);
+            }
+            return;
+        }
+        self.freshness.confirm(started);
+        if let Some(working) = working.filter(|_| !records.is_empty()) {
+            *state = working;
+            self.publish(state);
             tracing::debug!(events = records.len(), last_seq = state.last_seq, "events committed");
         }
-        for (job, outcome) in outcomes {
+        for (job, outcome) in batch.into_iter().zip(outcomes) {
             let answer = outcome.map(|range| records.get(range).map(<[EventRecord]>::to_vec).unwrap_or_default());
             let _ = job.reply.send(answer);
         }
     }
-    tracing::info!("governance writer stopped");
+
+    /// Reads and applies everything other replicas stored since this one last looked.
+    fn catch_up(&self, store: &mut dyn EventStore, state: &mut State) -> Result<(), String> {
+        let started = Instant::now();
+        let mut applied = 0_usize;
+        loop {
+            let newer = store.events_after(state.last_seq, CATCH_UP_CHUNK).map_err(|err| err.to_string())?;
+            let n = newer.len();
+            self.apply_newer(state, &newer, self.clock.now())?;
+            applied += n;
+            if n < CATCH_UP_CHUNK {
+                break;
+            }
+        }
+        self.freshness.behind.set(i64::try_from(applied).unwrap_or(i64::MAX));
+        if applied > 0 {
+            self.publish(state);
+            tracing::debug!(events = applied, last_seq = state.last_seq, "applied events from other replicas");
+        }
+        self.freshness.confirm(started);
+        Ok(())
+    }
+
+    /// Applies events another replica stored. One that does not apply means this replica's
+    /// rules differ from the writer's (a version mismatch): it stops taking events, so its
+    /// freshness runs out and gated models fail closed, rather than serve a state no one wrote.
+    fn apply_newer(&self, state: &mut State, newer: &[EventRecord], now: Timestamp) -> Result<(), String> {
+        for record in newer {
+            let mut next = state.clone();
+            next.apply(record).map_err(|err| {
+                format!(
+                    "event {} from another replica does not apply here ({err}); is every replica the same version?",
+                    record.seq
+                )
+            })?;
+            *state = next;
+            let delay_ms = now.as_millis().saturating_sub(record.at.as_millis()).max(0);
+            #[allow(clippy::cast_precision_loss, reason = "milliseconds of delay fit an f64 exactly")]
+            self.freshness.propagation.observe(delay_ms as f64 / 1000.0);
+        }
+        Ok(())
+    }
+
+    fn publish(&self, state: &State) {
+        // `next`: end-user class ids stay stable, so request counters keyed by them too.
+        self.snapshot.store(Arc::new(self.snapshot.load().next(state.clone())));
+    }
 }
 
 fn apply_command(

@@ -80,6 +80,21 @@ pub enum ApiError {
     /// 503: the gateway cannot serve this now (shutting down, not ready).
     #[error("{0}")]
     Unavailable(String),
+    /// 503: this replica cannot confirm it has the latest governance state, and the model is
+    /// gated (see `replica.rs`).
+    #[error(
+        "this gateway replica cannot confirm it has the latest governance state (last confirmed {:.1} s ago, bound {:.1} s); requests to `{model}`, which is in review, in preview or under a directive, are refused until it can; retry, or another replica",
+        age.as_secs_f64(),
+        bound.as_secs_f64()
+    )]
+    StaleState {
+        /// The model asked for.
+        model: String,
+        /// Time since the replica was last known current.
+        age: std::time::Duration,
+        /// The configured bound.
+        bound: std::time::Duration,
+    },
     /// 500: a fault of ours; logged with its cause chain, answered with a generic message.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -110,6 +125,7 @@ impl ApiError {
             Self::UpstreamUnreachable(_) => (StatusCode::BAD_GATEWAY, "upstream_error", "upstream_unreachable"),
             Self::UpstreamTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_error", "upstream_timeout"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "api_error", "unavailable"),
+            Self::StaleState { .. } => (StatusCode::SERVICE_UNAVAILABLE, "api_error", "governance_state_stale"),
             Self::RateLimited { kind, .. } => (StatusCode::TOO_MANY_REQUESTS, kind, "rate_limit_exceeded"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error", "internal_error"),
         }
@@ -160,6 +176,10 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(serde_json::json!({ "error": error }))).into_response();
         if let Self::RateLimited { retry_after_secs, .. } = &self {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        }
+        if let Self::StaleState { .. } = &self {
+            // A replica usually recovers within a heartbeat of the database returning.
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, 1_u64.into());
         }
         response
     }

@@ -7,7 +7,9 @@
 //! # Layout
 //!
 //! - [`startup`]: [`Application`], built from [`config::Settings`].
-//! - [`engine`]: the single writer and the atomically swapped snapshot.
+//! - [`engine`]: the single writer and the atomically swapped snapshot; with a shared database,
+//!   it also follows the other replicas' writes.
+//! - [`replica`]: whether this replica is known to be current, and what it refuses when not.
 //! - [`routes`]: one module per route group (`v1` request path, `admin`, `ops`).
 //! - [`auth`], [`error`], [`metrics`], [`app`]: cross-cutting pieces.
 //! - [`transparency`]: the log's signing key, checkpoint sequencer and witnesses.
@@ -24,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod replica;
 pub mod routes;
 pub mod startup;
 pub mod transparency;

@@ -55,6 +55,10 @@ pub struct Metrics {
     pub upstream_errors: Family<ModelLabels, Counter>,
     /// Sequence number of the snapshot being served.
     pub snapshot_seq: Gauge,
+    /// Seconds since the replica was last known current (set when scraped).
+    pub snapshot_age_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// 1 while the replica is stale (set when scraped).
+    pub replica_stale: Gauge,
     /// Requests served by another deployment or a fallback model than the first choice.
     pub failovers: Family<FailoverLabels, Counter>,
     /// Deployments currently cut off (they answered that access was revoked).
@@ -78,9 +82,36 @@ pub struct ModelMetrics {
 }
 
 impl Metrics {
-    /// Registers every metric.
-    pub fn new() -> Arc<Self> {
+    /// Registers every metric, with the replica's freshness metrics from `freshness`.
+    pub fn new(freshness: &crate::replica::Freshness) -> Arc<Self> {
         let mut registry = Registry::with_prefix("portcullis");
+        let snapshot_age_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "snapshot_age_seconds",
+            "Time since this replica last confirmed it has every stored event (0 with SQLite)",
+            snapshot_age_seconds.clone(),
+        );
+        let replica_stale = Gauge::default();
+        registry.register(
+            "replica_stale",
+            "1 while this replica is past its staleness bound and refuses gated models",
+            replica_stale.clone(),
+        );
+        registry.register(
+            "replica_events_behind",
+            "Events other replicas had stored that this one had not applied, at its last read",
+            freshness.behind.clone(),
+        );
+        registry.register(
+            "event_propagation_seconds",
+            "Time from an event's commit on another replica to its use on this one",
+            freshness.propagation.clone(),
+        );
+        registry.register(
+            "replica_read_failures",
+            "Reads of the shared database that failed",
+            freshness.read_failures.clone(),
+        );
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "gate_requests",
@@ -142,6 +173,8 @@ impl Metrics {
             upstream_seconds,
             upstream_errors,
             snapshot_seq,
+            snapshot_age_seconds,
+            replica_stale,
             per_model: RwLock::default(),
         })
     }

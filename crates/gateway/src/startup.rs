@@ -12,14 +12,13 @@ use portcullis_core::attestation::TrustedAttester;
 use portcullis_core::attester::AttesterPublicKey;
 use portcullis_core::policy::CedarSchema;
 use portcullis_core::{AttesterId, State, Timestamp};
-use portcullis_store::{EvidenceStore, LogReader, SqliteStore};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::app::AppState;
 use crate::auth::ProviderCredentials;
 use crate::config::{AttesterSettings, Settings};
-use crate::engine::{Clock, Engine, SystemClock};
+use crate::engine::{Clock, Engine, Replication, SystemClock};
 use crate::metrics::Metrics;
 use crate::transparency::{Transparency, load_or_create_signer, witness_clients};
 use crate::upstream::health::Health;
@@ -72,18 +71,23 @@ impl Application {
         let key_file =
             settings.transparency.signing_key_file.clone().unwrap_or_else(|| settings.data_dir.join("log-signing-key"));
         let signer = Arc::new(load_or_create_signer(&key_file, &origin)?);
-        let database = settings.database_path();
-        let store = SqliteStore::open(&database)
-            .with_context(|| format!("failed to open the database `{}`", database.display()))?;
-        let engine = Engine::start(Box::new(store), State::new(Arc::new(schema), attesters), clock, signer.clone())
-            .with_context(|| format!("refusing to start on `{}`", database.display()))?;
-        let reader = LogReader::open(&database)
-            .with_context(|| format!("failed to open the database `{}` for reading", database.display()))?;
-        let served = reader.latest_checkpoint().context("failed to read the latest checkpoint")?;
-        let evidence = Arc::new(
-            EvidenceStore::open(&database)
-                .with_context(|| format!("failed to open the database `{}` for evidence", database.display()))?,
-        );
+        let database = settings.database().context("invalid database settings")?;
+        let replication = Replication {
+            heartbeat: Duration::from_millis(settings.replication.heartbeat_ms.max(10)),
+            staleness_bound: Duration::from_millis(settings.replication.staleness_bound_ms),
+        };
+        let initial = State::new(Arc::new(schema), attesters);
+        let engine_signer = signer.clone();
+        // Off the async runtime: the stores block (and PostgreSQL's client runs its own runtime).
+        let (engine, reader, served, evidence) = tokio::task::spawn_blocking(move || {
+            let opened = database.open().with_context(|| format!("failed to open the database `{database}`"))?;
+            let engine = Engine::start(opened.events, initial, clock, engine_signer, replication)
+                .with_context(|| format!("refusing to start on `{database}`"))?;
+            let served = opened.log.latest_checkpoint().context("failed to read the latest checkpoint")?;
+            anyhow::Ok((engine, opened.log, served, Arc::new(opened.evidence)))
+        })
+        .await
+        .context("the start-up task failed")??;
 
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -116,7 +120,7 @@ impl Application {
             )?,
             checkpoint_interval_ms: settings.transparency.checkpoint_interval_ms,
         });
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(engine.freshness());
         let health = Arc::new(Health::new(
             &settings.failover,
             settings.limits.upstream_timeout_secs,

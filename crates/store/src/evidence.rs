@@ -1,7 +1,7 @@
 //! Evidence documents, stored by SHA-256.
 //!
-//! Its own connection (WAL, `synchronous = FULL`), so an upload never queues behind the
-//! governance writer and an acknowledged upload survives a crash. Storing is idempotent: the same
+//! Its own connection (SQLite: WAL, `synchronous = FULL`; PostgreSQL: a committed insert), so an
+//! upload never queues behind the governance writer and an acknowledged upload survives a crash. Storing is idempotent: the same
 //! bytes always have the same address, and a second upload of them changes nothing.
 
 use std::path::Path;
@@ -26,8 +26,13 @@ pub struct EvidenceDocument {
 
 /// The evidence table of the database.
 pub struct EvidenceStore {
+    backend: Backend,
+}
+
+enum Backend {
     // A std mutex: calls are short, blocking, and made from `spawn_blocking`.
-    connection: Mutex<Connection>,
+    Sqlite(Mutex<Connection>),
+    Postgres(Mutex<crate::postgres::PgConn>),
 }
 
 impl EvidenceStore {
@@ -41,13 +46,26 @@ impl EvidenceStore {
         let connection = Connection::open(path)?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self { backend: Backend::Sqlite(Mutex::new(connection)) })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let connection =
-            self.connection.lock().map_err(|_| StoreError::Log("the evidence store lock is poisoned".to_owned()))?;
-        f(&connection)
+    /// The evidence table of a PostgreSQL store; it connects on first use and again after a
+    /// lost connection.
+    pub fn open_postgres(location: &crate::postgres::PgLocation) -> Self {
+        Self { backend: Backend::Postgres(Mutex::new(crate::postgres::PgConn::new(location.clone()))) }
+    }
+
+    /// Runs the SQLite or the PostgreSQL version of a statement.
+    fn with<T>(
+        &self,
+        sqlite: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        postgres: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let poisoned = || StoreError::Log("the evidence store lock is poisoned".to_owned());
+        match &self.backend {
+            Backend::Sqlite(connection) => sqlite(&*connection.lock().map_err(|_| poisoned())?),
+            Backend::Postgres(connection) => postgres(connection.lock().map_err(|_| poisoned())?.client()?),
+        }
     }
 
     /// Stores a document; returns its digest and whether it was new.
@@ -63,13 +81,22 @@ impl EvidenceStore {
         uploaded_by: &str,
     ) -> Result<(String, bool), StoreError> {
         let sha256 = portcullis_core::ids::hex(&sha2::Sha256::digest(bytes));
-        let inserted = self.with(|connection| {
-            Ok(connection.execute(
-                "INSERT OR IGNORE INTO evidence (sha256, media_type, bytes, uploaded_at, uploaded_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![sha256, media_type, bytes, uploaded_at.as_millis(), uploaded_by],
-            )?)
-        })?;
+        let inserted = self.with(
+            |connection| {
+                Ok(connection.execute(
+                    "INSERT OR IGNORE INTO evidence (sha256, media_type, bytes, uploaded_at, uploaded_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![sha256, media_type, bytes, uploaded_at.as_millis(), uploaded_by],
+                )? as u64)
+            },
+            |client| {
+                Ok(client.execute(
+                    "INSERT INTO evidence (sha256, media_type, bytes, uploaded_at, uploaded_by)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+                    &[&sha256, &media_type, &bytes, &uploaded_at.as_millis(), &uploaded_by],
+                )?)
+            },
+        )?;
         Ok((sha256, inserted == 1))
     }
 
@@ -79,13 +106,27 @@ impl EvidenceStore {
     ///
     /// Fails when the database does.
     pub fn get(&self, sha256: &str) -> Result<Option<EvidenceDocument>, StoreError> {
-        self.with(|connection| {
-            Ok(connection
-                .query_row("SELECT media_type, bytes FROM evidence WHERE sha256 = ?1", params![sha256], |row| {
-                    Ok(EvidenceDocument { sha256: sha256.to_owned(), media_type: row.get(0)?, bytes: row.get(1)? })
-                })
-                .optional()?)
-        })
+        self.with(
+            |connection| {
+                Ok(connection
+                    .query_row("SELECT media_type, bytes FROM evidence WHERE sha256 = ?1", params![sha256], |row| {
+                        Ok(EvidenceDocument { sha256: sha256.to_owned(), media_type: row.get(0)?, bytes: row.get(1)? })
+                    })
+                    .optional()?)
+            },
+            |client| {
+                let row = client.query_opt("SELECT media_type, bytes FROM evidence WHERE sha256 = $1", &[&sha256])?;
+                Ok(row
+                    .map(|row| {
+                        Ok::<_, postgres::Error>(EvidenceDocument {
+                            sha256: sha256.to_owned(),
+                            media_type: row.try_get(0)?,
+                            bytes: row.try_get(1)?,
+                        })
+                    })
+                    .transpose()?)
+            },
+        )
     }
 
     /// Whether a document is stored.
@@ -94,12 +135,15 @@ impl EvidenceStore {
     ///
     /// Fails when the database does.
     pub fn contains(&self, sha256: &str) -> Result<bool, StoreError> {
-        self.with(|connection| {
-            Ok(connection
-                .query_row("SELECT 1 FROM evidence WHERE sha256 = ?1", params![sha256], |_| Ok(()))
-                .optional()?
-                .is_some())
-        })
+        self.with(
+            |connection| {
+                Ok(connection
+                    .query_row("SELECT 1 FROM evidence WHERE sha256 = ?1", params![sha256], |_| Ok(()))
+                    .optional()?
+                    .is_some())
+            },
+            |client| Ok(client.query_opt("SELECT 1 FROM evidence WHERE sha256 = $1", &[&sha256])?.is_some()),
+        )
     }
 }
 

@@ -2,25 +2,33 @@
 //!
 //! Events are the source of truth: the store appends them in sequence and hands them back in
 //! order on start, and the gateway rebuilds its state by replaying them. An append returns only
-//! after the transaction is on disk (SQLite WAL with `synchronous = FULL`, so each commit is
-//! fsynced), which is what lets the API acknowledge a change.
+//! after the transaction is on disk (SQLite WAL with `synchronous = FULL`, or a PostgreSQL
+//! commit with `synchronous_commit` on), which is what lets the API acknowledge a change.
 //!
 //! # Layout
 //!
 //! - [`EventStore`]: the interface the gateway's writer uses.
-//! - [`sqlite`]: the embedded default, one file.
-//! - [`log`]: the transparency log's stored hashes, checkpoints, and its read side.
+//! - [`sqlite`]: the embedded default, one file, one process.
+//! - [`postgres`]: a database shared by several replicas; writes are serialised by a lock in the
+//!   database, and a [`ChangeFeed`] tells each replica when another one wrote.
+//! - [`log`]: the transparency log's stored hashes, checkpoints, and its read side, written once
+//!   over [`log::LogSource`] for both backends.
 #![deny(missing_docs)]
 
 pub mod evidence;
 pub mod log;
+pub mod postgres;
 pub mod sqlite;
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use portcullis_core::{EventRecord, Timestamp};
 use portcullis_translog::{NoteSigner, NoteVerifier};
 
 pub use evidence::{EvidenceDocument, EvidenceStore};
 pub use log::{LogReader, StoredCheckpoint};
+pub use postgres::{PgLocation, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
@@ -30,6 +38,12 @@ pub enum StoreError {
     /// The database reported an error.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error, or could not be reached.
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// The store's location is not usable (a malformed URL, a bad schema name).
+    #[error("{0}")]
+    Config(String),
     /// A stored event could not be decoded.
     #[error("stored event {seq} is unreadable: {problem}")]
     Corrupt {
@@ -72,6 +86,42 @@ pub trait EventStore: Send {
     /// Fails on a database error or when the events do not continue the stored sequence.
     fn append(&mut self, records: &[EventRecord]) -> Result<(), StoreError>;
 
+    /// One write under the store's write lock, the way the gateway's writer makes every change.
+    ///
+    /// Takes the lock (held until commit, so writers on several replicas take turns), reads the
+    /// events stored after `known` (written by other replicas since this one last looked), hands
+    /// them to `batch`, and appends the events `batch` returns, which must continue the sequence
+    /// after those. When this returns `Err`, nothing `batch` returned is stored, but the events it
+    /// was handed are: they were committed by another writer.
+    ///
+    /// # Errors
+    ///
+    /// Fails on a database error or when the returned events do not continue the sequence.
+    fn write(
+        &mut self,
+        known: u64,
+        batch: &mut dyn FnMut(Vec<EventRecord>) -> Vec<EventRecord>,
+    ) -> Result<(), StoreError>;
+
+    /// The sequence number of the last stored event (0 when there is none).
+    ///
+    /// # Errors
+    ///
+    /// On a database error.
+    fn last_seq(&mut self) -> Result<u64, StoreError>;
+
+    /// Whether this process signs the log's checkpoints: always for a store of its own; for a
+    /// shared one, whether it held the sequencer's lock at its last attempt.
+    fn is_sequencer(&self) -> bool;
+
+    /// A feed that wakes when another process stores events, for a store shared by several
+    /// replicas; `None` for a store only this process writes.
+    ///
+    /// # Errors
+    ///
+    /// When the feed's connection cannot be made.
+    fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError>;
+
     /// Stored events with a sequence number above `after`, in order, at most `limit`.
     ///
     /// # Errors
@@ -102,4 +152,74 @@ pub trait EventStore: Send {
     ///
     /// On a database error.
     fn store_cosigned(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+}
+
+/// Wakes a replica when another one has stored events.
+pub trait ChangeFeed: Send {
+    /// Waits at most `timeout` for a notice of new events. `Ok(true)`: events were stored;
+    /// `Ok(false)`: nothing arrived in time. Reconnects by itself after an error is returned;
+    /// a caller should read the events it may have missed then.
+    ///
+    /// # Errors
+    ///
+    /// When the feed's connection is lost or cannot be made.
+    fn wait(&mut self, timeout: Duration) -> Result<bool, StoreError>;
+}
+
+/// Where the database is: the embedded default, or PostgreSQL shared by replicas.
+#[derive(Clone, Debug)]
+pub enum Location {
+    /// One SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (and schema).
+    Postgres(PgLocation),
+}
+
+/// A store opened for the gateway: its writer's store, the log's read side and evidence.
+pub struct Opened {
+    /// For the single writer.
+    pub events: Box<dyn EventStore>,
+    /// The transparency log's read side.
+    pub log: LogReader,
+    /// Evidence documents.
+    pub evidence: EvidenceStore,
+}
+
+impl Location {
+    /// Opens the store (running pending migrations) and its readers.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be opened or reached, is not a Portcullis database, or was
+    /// written by a newer version.
+    pub fn open(&self) -> Result<Opened, StoreError> {
+        match self {
+            Location::Sqlite(path) => {
+                let events = SqliteStore::open(path)?;
+                Ok(Opened {
+                    events: Box::new(events),
+                    log: LogReader::open(path)?,
+                    evidence: EvidenceStore::open(path)?,
+                })
+            }
+            Location::Postgres(location) => {
+                let events = PgStore::open(location)?;
+                Ok(Opened {
+                    events: Box::new(events),
+                    log: LogReader::open_postgres(location),
+                    evidence: EvidenceStore::open_postgres(location),
+                })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    /// For messages: the file, or the server and database without credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(path) => write!(f, "{}", path.display()),
+            Location::Postgres(location) => write!(f, "{location}"),
+        }
+    }
 }

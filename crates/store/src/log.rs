@@ -27,11 +27,60 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
-/// Stored hashes read through a SQLite connection (or transaction).
+/// What the log's logic reads, written once for both backends: a connection, a transaction,
+/// or a consistent read-only view of the database.
+pub(crate) trait LogSource {
+    /// Stored events with a sequence number above `after`, in order, at most `limit`.
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError>;
+    /// The number of leaves: the last stored sequence number (INVARIANT log-size).
+    fn tree_size(&self) -> Result<u64, StoreError>;
+    /// How many stored hashes there are.
+    fn hash_count(&self) -> Result<u64, StoreError>;
+    /// The newest stored checkpoint.
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+    /// Stored hashes by index, in the order asked.
+    fn hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, BoxError>;
+}
+
+/// A [`LogSource`] seen as the translog's [`HashReader`].
+pub(crate) struct Hashes<'s, S: ?Sized>(pub(crate) &'s S);
+
+impl<S: LogSource + ?Sized> HashReader for Hashes<'_, S> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, BoxError> {
+        self.0.hashes(indexes)
+    }
+}
+
+/// Orders hashes found by index as asked, naming the first missing one.
+pub(crate) fn in_order(indexes: &[u64], found: &std::collections::HashMap<u64, Hash>) -> Result<Vec<Hash>, BoxError> {
+    indexes
+        .iter()
+        .map(|index| found.get(index).copied().ok_or_else(|| format!("stored hash {index} is missing").into()))
+        .collect()
+}
+
+/// A SQLite connection (or transaction) as a [`LogSource`].
 pub(crate) struct SqlHashes<'c>(pub(crate) &'c Connection);
 
-impl HashReader for SqlHashes<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, BoxError> {
+impl LogSource for SqlHashes<'_> {
+    fn events(&self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
+        crate::sqlite::read_events(self.0, after, limit)
+    }
+
+    fn tree_size(&self) -> Result<u64, StoreError> {
+        tree_size(self.0)
+    }
+
+    fn hash_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.0.query_row("SELECT COUNT(*) FROM log_hashes", [], |row| row.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        latest_checkpoint(self.0)
+    }
+
+    fn hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, BoxError> {
         // One statement for the whole set (a proof at ten million entries reads ~50 hashes):
         // per-row statements cost more in SQLite's call overhead than in the lookups.
         let mut found: std::collections::HashMap<u64, Hash> = std::collections::HashMap::with_capacity(indexes.len());
@@ -53,10 +102,7 @@ impl HashReader for SqlHashes<'_> {
                 found.insert(u64::try_from(idx)?, hash);
             }
         }
-        indexes
-            .iter()
-            .map(|index| found.get(index).copied().ok_or_else(|| format!("stored hash {index} is missing").into()))
-            .collect()
+        in_order(indexes, &found)
     }
 }
 
@@ -71,8 +117,7 @@ pub(crate) fn append_hashes(
     tree_size: u64,
     records: &[EventRecord],
 ) -> Result<(), StoreError> {
-    let entries: Vec<String> = records.iter().map(EventRecord::public_json).collect();
-    let appended = append_entries(tree_size, &entries, &SqlHashes(connection)).map_err(log_error)?;
+    let appended = new_hashes(&SqlHashes(connection), tree_size, records)?;
     let mut insert = connection.prepare_cached("INSERT INTO log_hashes (idx, hash) VALUES (?1, ?2)")?;
     for (offset, hash) in (0_u64..).zip(&appended.stored_hashes) {
         let idx =
@@ -80,6 +125,33 @@ pub(crate) fn append_hashes(
         insert.execute(params![idx, hash.as_bytes().as_slice()])?;
     }
     Ok(())
+}
+
+/// The stored hashes that appending the log entries of `records` to a tree of `tree_size`
+/// leaves adds (the caller stores them in the events' own transaction).
+pub(crate) fn new_hashes(
+    source: &dyn LogSource,
+    tree_size: u64,
+    records: &[EventRecord],
+) -> Result<portcullis_translog::tree::Appended, StoreError> {
+    let entries: Vec<String> = records.iter().map(EventRecord::public_json).collect();
+    append_entries(tree_size, &entries, &Hashes(source)).map_err(log_error)
+}
+
+/// The checkpoint to sign for the current tree, if it grew since the last one.
+pub(crate) fn next_checkpoint(
+    source: &dyn LogSource,
+    signer: &NoteSigner,
+) -> Result<Option<StoredCheckpoint>, StoreError> {
+    let size = source.tree_size()?;
+    let latest = source.latest_checkpoint()?;
+    if size == 0 || latest.as_ref().is_some_and(|c| c.size >= size) {
+        return Ok(None);
+    }
+    let root = tree_hash(size, &Hashes(source)).map_err(log_error)?;
+    let checkpoint = Checkpoint::new(signer.name(), size, root).map_err(log_error)?;
+    let note = signer.sign_note(&checkpoint.to_text()).map_err(log_error)?;
+    Ok(Some(StoredCheckpoint { size, note }))
 }
 
 /// Signs a checkpoint for the current tree if it grew since the last one, and stores it before
@@ -90,20 +162,15 @@ pub(crate) fn sign_checkpoint(
     now: Timestamp,
 ) -> Result<Option<StoredCheckpoint>, StoreError> {
     let transaction = connection.transaction()?;
-    let size = tree_size(&transaction)?;
-    let latest = latest_checkpoint(&transaction)?;
-    if size == 0 || latest.as_ref().is_some_and(|c| c.size >= size) {
+    let Some(signed) = next_checkpoint(&SqlHashes(&transaction), signer)? else {
         return Ok(None);
-    }
-    let root = tree_hash(size, &SqlHashes(&transaction)).map_err(log_error)?;
-    let checkpoint = Checkpoint::new(signer.name(), size, root).map_err(log_error)?;
-    let note = signer.sign_note(&checkpoint.to_text()).map_err(log_error)?;
+    };
     transaction.execute(
         "INSERT INTO checkpoints (size, note, signed_at) VALUES (?1, ?2, ?3)",
-        params![i64::try_from(size).unwrap_or(i64::MAX), note, now.as_millis()],
+        params![i64::try_from(signed.size).unwrap_or(i64::MAX), signed.note, now.as_millis()],
     )?;
     transaction.commit()?;
-    Ok(Some(StoredCheckpoint { size, note }))
+    Ok(Some(signed))
 }
 
 /// Replaces the note of a stored checkpoint with one carrying more (cosignature) lines.
@@ -134,14 +201,14 @@ pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<Stored
 ///
 /// Returns the events, so start-up reads and parses them once, not once to check and again to
 /// replay.
-pub(crate) fn load_checked(connection: &Connection, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError> {
+pub(crate) fn load_checked(source: &dyn LogSource, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError> {
     /// Events recomputed per step: bounds memory whatever the log's size.
     const CHUNK: usize = 4096;
-    let size = tree_size(connection)?;
+    let size = source.tree_size()?;
     let mut done = 0_u64;
     let mut all = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     while done < size {
-        let records = crate::sqlite::read_events(connection, done, CHUNK)?;
+        let records = source.events(done, CHUNK)?;
         if records.is_empty() {
             return Err(StoreError::LogTampered(format!("events after {done} are missing")));
         }
@@ -156,9 +223,9 @@ pub(crate) fn load_checked(connection: &Connection, verifier: &NoteVerifier) -> 
         }
         let entries: Vec<String> = records.iter().map(EventRecord::public_json).collect();
         // Earlier hashes were already checked, so reading them from the store is safe.
-        let appended = append_entries(done, &entries, &SqlHashes(connection)).map_err(log_error)?;
-        let stored = SqlHashes(connection)
-            .read_hashes(
+        let appended = append_entries(done, &entries, &Hashes(source)).map_err(log_error)?;
+        let stored = source
+            .hashes(
                 &(appended.first_stored_index..appended.first_stored_index + appended.stored_hashes.len() as u64)
                     .collect::<Vec<_>>(),
             )
@@ -172,14 +239,14 @@ pub(crate) fn load_checked(connection: &Connection, verifier: &NoteVerifier) -> 
         done = appended.new_size;
         all.extend(records);
     }
-    let n_hashes: i64 = connection.query_row("SELECT COUNT(*) FROM log_hashes", [], |row| row.get(0))?;
-    if u64::try_from(n_hashes).ok() != Some(stored_hash_count(size)) {
+    let n_hashes = source.hash_count()?;
+    if n_hashes != stored_hash_count(size) {
         return Err(StoreError::LogTampered(format!(
             "{n_hashes} stored hashes for {size} events, expected {}",
             stored_hash_count(size)
         )));
     }
-    if let Some(latest) = latest_checkpoint(connection)? {
+    if let Some(latest) = source.latest_checkpoint()? {
         let verified = portcullis_translog::verify::verify_checkpoint(
             &portcullis_translog::verify::TrustPolicy::new(verifier.clone()).map_err(log_error)?,
             &latest.note,
@@ -192,7 +259,7 @@ pub(crate) fn load_checked(connection: &Connection, verifier: &NoteVerifier) -> 
                 checkpoint.size()
             )));
         }
-        let root = tree_hash(checkpoint.size(), &SqlHashes(connection)).map_err(log_error)?;
+        let root = tree_hash(checkpoint.size(), &Hashes(source)).map_err(log_error)?;
         if root != checkpoint.root() {
             return Err(StoreError::LogTampered(format!(
                 "the stored events do not reproduce the root of the signed checkpoint at size {}",
@@ -203,15 +270,20 @@ pub(crate) fn load_checked(connection: &Connection, verifier: &NoteVerifier) -> 
     Ok(all)
 }
 
-fn log_error(err: impl std::fmt::Display) -> StoreError {
+pub(crate) fn log_error(err: impl std::fmt::Display) -> StoreError {
     StoreError::Log(err.to_string())
 }
 
-/// The read side of the log: its own read-only connection, so serving tiles never waits for
-/// the writer (SQLite WAL lets readers proceed during a write).
+/// The read side of the log: its own connection, so serving tiles never waits for the writer
+/// (SQLite WAL lets readers proceed during a write; PostgreSQL readers never wait for writers).
 pub struct LogReader {
+    backend: ReadBackend,
+}
+
+enum ReadBackend {
     // A std mutex: calls are short, blocking, and made from `spawn_blocking`.
-    connection: Mutex<Connection>,
+    Sqlite(Mutex<Connection>),
+    Postgres(Mutex<crate::postgres::PgConn>),
 }
 
 impl LogReader {
@@ -226,12 +298,27 @@ impl LogReader {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         // Room for every statement this module prepares, including the hash-read ones.
         connection.set_prepared_statement_cache_capacity(64);
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self { backend: ReadBackend::Sqlite(Mutex::new(connection)) })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let connection = self.connection.lock().map_err(|_| log_error("the log reader lock is poisoned"))?;
-        f(&connection)
+    /// A reader of a PostgreSQL store; it connects on first use and again after a lost
+    /// connection.
+    pub fn open_postgres(location: &crate::postgres::PgLocation) -> Self {
+        Self { backend: ReadBackend::Postgres(Mutex::new(crate::postgres::PgConn::new(location.clone()))) }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&dyn LogSource) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        match &self.backend {
+            ReadBackend::Sqlite(connection) => {
+                let connection = connection.lock().map_err(|_| log_error("the log reader lock is poisoned"))?;
+                f(&SqlHashes(&connection))
+            }
+            ReadBackend::Postgres(connection) => {
+                let mut connection = connection.lock().map_err(|_| log_error("the log reader lock is poisoned"))?;
+                let client = connection.client()?;
+                f(&crate::postgres::PgSource::new(client))
+            }
+        }
     }
 
     /// The latest signed checkpoint.
@@ -240,7 +327,7 @@ impl LogReader {
     ///
     /// On a database error.
     pub fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        self.with(latest_checkpoint)
+        self.with(|source| source.latest_checkpoint())
     }
 
     /// The bytes of a hash tile, if it lies within a tree of `tree_size` leaves (a partial tile
@@ -256,7 +343,7 @@ impl LogReader {
         if tile.width() > available.width() {
             return Ok(None);
         }
-        self.with(|connection| read_tile(tile, &SqlHashes(connection)).map(Some).map_err(log_error))
+        self.with(|source| read_tile(tile, &Hashes(source)).map(Some).map_err(log_error))
     }
 
     /// The bytes of an entry bundle, if it lies within a tree of `tree_size` leaves.
@@ -271,8 +358,8 @@ impl LogReader {
         if bundle.width() > available.width() {
             return Ok(None);
         }
-        self.with(|connection| {
-            let records = crate::sqlite::read_events(connection, bundle.first_leaf(), usize::from(bundle.width()))?;
+        self.with(|source| {
+            let records = source.events(bundle.first_leaf(), usize::from(bundle.width()))?;
             if records.len() != usize::from(bundle.width()) {
                 return Err(log_error("an entry bundle's events are missing"));
             }
@@ -299,9 +386,7 @@ impl LogReader {
     ///
     /// On a database error.
     pub fn record(&self, seq: u64) -> Result<Option<EventRecord>, StoreError> {
-        self.with(|connection| {
-            Ok(crate::sqlite::read_events(connection, seq.saturating_sub(1), 1)?.into_iter().find(|r| r.seq == seq))
-        })
+        self.with(|source| Ok(source.events(seq.saturating_sub(1), 1)?.into_iter().find(|r| r.seq == seq)))
     }
 
     /// The inclusion proof of leaf `leaf_idx` in the tree of `tree_size` leaves.
@@ -310,7 +395,7 @@ impl LogReader {
     ///
     /// On a database error or an out-of-range leaf.
     pub fn inclusion_proof(&self, leaf_idx: u64, tree_size: u64) -> Result<Vec<Hash>, StoreError> {
-        self.with(|connection| prove_inclusion(tree_size, leaf_idx, &SqlHashes(connection)).map_err(log_error))
+        self.with(|source| prove_inclusion(tree_size, leaf_idx, &Hashes(source)).map_err(log_error))
     }
 
     /// The consistency proof from `old_size` to `new_size`.
@@ -319,6 +404,6 @@ impl LogReader {
     ///
     /// On a database error or sizes out of order.
     pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError> {
-        self.with(|connection| prove_consistency(new_size, old_size, &SqlHashes(connection)).map_err(log_error))
+        self.with(|source| prove_consistency(new_size, old_size, &Hashes(source)).map_err(log_error))
     }
 }

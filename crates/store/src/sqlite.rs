@@ -86,6 +86,34 @@ impl SqliteStore {
     }
 }
 
+/// Stores events and their log hashes inside the caller's transaction, checking that they
+/// continue the stored sequence.
+fn insert_events(transaction: &Connection, records: &[EventRecord]) -> Result<(), StoreError> {
+    // INVARIANT (log-size): the log has exactly one leaf per stored event, so the tree
+    // size is the last sequence number.
+    let tree_size = crate::log::tree_size(transaction)?;
+    let mut expected = tree_size + 1;
+    {
+        let mut insert =
+            transaction.prepare_cached("INSERT INTO events (seq, at, kind, record) VALUES (?1, ?2, ?3, ?4)")?;
+        for record in records {
+            if record.seq != expected {
+                return Err(StoreError::OutOfSequence { last: expected - 1, got: record.seq });
+            }
+            let text = record.to_stored_json().map_err(|err| StoreError::Corrupt {
+                seq: i64::try_from(record.seq).unwrap_or(-1),
+                problem: err.to_string(),
+            })?;
+            let seq = i64::try_from(record.seq)
+                .map_err(|_| StoreError::OutOfSequence { last: expected - 1, got: record.seq })?;
+            insert.execute(params![seq, record.at.as_millis(), record.event.kind(), text])?;
+            expected += 1;
+        }
+    }
+    // INVARIANT (log-size): maintained here, in the events' own transaction.
+    crate::log::append_hashes(transaction, tree_size, records)
+}
+
 /// Events with a sequence number above `after`, in order, at most `limit`.
 pub(crate) fn read_events(connection: &Connection, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError> {
     let mut statement =
@@ -114,35 +142,44 @@ impl EventStore for SqliteStore {
 
     fn append(&mut self, records: &[EventRecord]) -> Result<(), StoreError> {
         let transaction = self.connection.transaction()?;
-        // INVARIANT (log-size): the log has exactly one leaf per stored event, so the tree
-        // size is the last sequence number.
-        let tree_size = crate::log::tree_size(&transaction)?;
-        let mut expected = tree_size + 1;
-        {
-            let mut insert =
-                transaction.prepare_cached("INSERT INTO events (seq, at, kind, record) VALUES (?1, ?2, ?3, ?4)")?;
-            for record in records {
-                if record.seq != expected {
-                    return Err(StoreError::OutOfSequence { last: expected - 1, got: record.seq });
-                }
-                let text = record.to_stored_json().map_err(|err| StoreError::Corrupt {
-                    seq: i64::try_from(record.seq).unwrap_or(-1),
-                    problem: err.to_string(),
-                })?;
-                let seq = i64::try_from(record.seq)
-                    .map_err(|_| StoreError::OutOfSequence { last: expected - 1, got: record.seq })?;
-                insert.execute(params![seq, record.at.as_millis(), record.event.kind(), text])?;
-                expected += 1;
-            }
-        }
-        // INVARIANT (log-size): maintained here, in the events' own transaction.
-        crate::log::append_hashes(&transaction, tree_size, records)?;
+        insert_events(&transaction, records)?;
         transaction.commit()?;
         Ok(())
     }
 
+    fn write(
+        &mut self,
+        known: u64,
+        batch: &mut dyn FnMut(Vec<EventRecord>) -> Vec<EventRecord>,
+    ) -> Result<(), StoreError> {
+        // IMMEDIATE takes the write lock now, not at the first insert: what `batch` decides
+        // from is still the latest when its events are stored.
+        let transaction = self.connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Empty unless another process wrote to this file (not a supported set-up, but safe).
+        let newer = read_events(&transaction, known, usize::MAX)?;
+        let records = batch(newer);
+        if records.is_empty() {
+            return Ok(());
+        }
+        insert_events(&transaction, &records)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn last_seq(&mut self) -> Result<u64, StoreError> {
+        crate::log::tree_size(&self.connection)
+    }
+
+    fn change_feed(&self) -> Result<Option<Box<dyn crate::ChangeFeed>>, StoreError> {
+        Ok(None)
+    }
+
+    fn is_sequencer(&self) -> bool {
+        true
+    }
+
     fn load_verified(&mut self, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError> {
-        crate::log::load_checked(&self.connection, verifier)
+        crate::log::load_checked(&crate::log::SqlHashes(&self.connection), verifier)
     }
 
     fn sign_checkpoint(&mut self, signer: &NoteSigner, now: Timestamp) -> Result<Option<StoredCheckpoint>, StoreError> {

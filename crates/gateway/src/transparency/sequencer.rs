@@ -17,16 +17,32 @@ use crate::transparency::witness::{WitnessAnswer, WitnessClient};
 pub async fn run_sequencer(engine: Engine, transparency: Arc<Transparency>, mut stop: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_millis(transparency.checkpoint_interval_ms.max(10)));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // An unreachable database fails every tick: say so once, then again when it recovers.
+    let mut failing = false;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
             _ = stop.wait_for(|stopped| *stopped) => break,
         }
-        let signed = match engine.sign_checkpoint().await {
+        let result = engine.sign_checkpoint().await;
+        if failing && result.is_ok() {
+            tracing::info!("checkpoints are being signed again");
+            failing = false;
+        }
+        let signed = match result {
             Ok(Some(checkpoint)) => checkpoint,
-            Ok(None) => continue,
+            Ok(None) => {
+                if engine.freshness().is_shared() {
+                    // Another replica may hold the signer's lock: serve what it signed.
+                    serve_latest(&transparency).await;
+                }
+                continue;
+            }
             Err(err) => {
-                tracing::error!(error = %err, "failed to sign a checkpoint");
+                if !failing {
+                    tracing::error!(error = %err, "failed to sign a checkpoint");
+                }
+                failing = true;
                 continue;
             }
         };
@@ -42,6 +58,21 @@ pub async fn run_sequencer(engine: Engine, transparency: Arc<Transparency>, mut 
                 Err(err) => tracing::error!(error = %err, "failed to store a cosigned checkpoint"),
             }
         }
+    }
+}
+
+/// Serves the newest stored checkpoint if it is newer than the one served (signed by the replica
+/// that holds the sequencer's lock).
+async fn serve_latest(transparency: &Arc<Transparency>) {
+    let reader = transparency.clone();
+    match tokio::task::spawn_blocking(move || reader.reader.latest_checkpoint()).await {
+        Ok(Ok(Some(latest))) if latest.size > transparency.served_size() => {
+            tracing::debug!(size = latest.size, "serving a checkpoint signed by another replica");
+            transparency.served.store(Some(Arc::new(latest)));
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => tracing::warn!(error = %err, "failed to read the latest checkpoint"),
+        Err(err) => tracing::warn!(error = %err, "failed to read the latest checkpoint"),
     }
 }
 

@@ -1,4 +1,8 @@
-//! Starts the real gateway on port 0 with a fresh SQLite file and a mock upstream.
+//! Starts the real gateway on port 0 with a fresh database and a mock upstream.
+//!
+//! The database is a fresh SQLite file, or, when `PORTCULLIS_TEST_DATABASE_URL` is set (e.g.
+//! `postgres://postgres@127.0.0.1:5432/test`), a fresh schema of that PostgreSQL database,
+//! dropped when the test ends: the same suite runs against both backends.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Once};
@@ -54,7 +58,8 @@ pub struct TestApp {
     pub provider_token: String,
     pub client: reqwest::Client,
     pub upstream: MockUpstream,
-    pub data_dir: tempfile::TempDir,
+    /// Removed when the test ends.
+    _data_dir: tempfile::TempDir,
     /// The gateway's clock.
     pub clock: Arc<TestClock>,
     settings: Settings,
@@ -86,6 +91,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         }],
         ..Settings::default()
     };
+    if let Some(url) = postgres_url() {
+        settings.database_url = Some(url.into());
+        settings.database_schema = Some(fresh_schema());
+    }
     adjust(&mut settings);
     let upstream = MockUpstream::start().await;
     let mut app = TestApp {
@@ -93,7 +102,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         provider_token,
         client: reqwest::Client::new(),
         upstream,
-        data_dir,
+        _data_dir: data_dir,
         clock: Arc::default(),
         settings,
         stop: None,
@@ -188,6 +197,73 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let (Some(url), Some(schema)) = (postgres_url(), self.settings.database_schema.clone()) {
+            // The sync client runs its own runtime: off the test's runtime thread.
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) {
+                    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// The PostgreSQL server to test against, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("PORTCULLIS_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty())
+}
+
+/// A schema name no other test (or run) uses.
+fn fresh_schema() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("t_{}_{n}_{nanos}", std::process::id())
+}
+
+impl TestApp {
+    /// Runs a statement on the app's database behind its back (tamper tests), whichever the
+    /// backend.
+    pub fn execute_sql(&self, sql: &str) {
+        match (postgres_url(), self.settings.database_schema.clone()) {
+            (Some(url), Some(schema)) => {
+                let sql = sql.to_owned();
+                std::thread::spawn(move || {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    client.batch_execute(&format!("SET search_path TO \"{schema}\"; {sql}")).unwrap();
+                })
+                .join()
+                .unwrap();
+            }
+            _ => {
+                let connection = rusqlite::Connection::open(self.settings.database_path()).unwrap();
+                connection.execute_batch(sql).unwrap();
+            }
+        }
+    }
+
+    /// Everything the database holds as bytes (to check that no secret is stored in clear).
+    pub fn stored_bytes(&self) -> Vec<u8> {
+        match (postgres_url(), self.settings.database_schema.clone()) {
+            (Some(url), Some(schema)) => std::thread::spawn(move || {
+                let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                client.batch_execute(&format!("SET search_path TO \"{schema}\"")).unwrap();
+                let mut out = Vec::new();
+                for row in client.query("SELECT record FROM events ORDER BY seq", &[]).unwrap() {
+                    out.extend_from_slice(row.get::<_, &str>(0).as_bytes());
+                }
+                out
+            })
+            .join()
+            .unwrap(),
+            _ => {
+                let path = self.settings.database_path();
+                let mut out = std::fs::read(&path).unwrap();
+                out.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+                out
+            }
         }
     }
 }

@@ -190,13 +190,10 @@ async fn a_tampered_database_refuses_to_start() {
     app.seed_story().await;
     wait_for_checkpoint(&app).await;
     app.stop().await;
-    let database = app.data_dir.path().join("portcullis.db");
-    let connection = rusqlite::Connection::open(&database).unwrap();
     // Quietly widen a directive's scope in the stored record.
-    connection
-        .execute("UPDATE events SET record = replace(record, 'US nationals only', 'everyone') WHERE kind = 'directive_issued'", [])
-        .unwrap();
-    drop(connection);
+    app.execute_sql(
+        "UPDATE events SET record = replace(record, 'US nationals only', 'everyone') WHERE kind = 'directive_issued'",
+    );
     let settings = app.settings().clone();
     let err = portcullis_gateway::Application::build(settings).await.err().unwrap();
     let message = format!("{err:#}");

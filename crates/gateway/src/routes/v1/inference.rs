@@ -89,6 +89,8 @@ async fn gate_and_forward(
         message: format!("the model `{}` does not exist", head.model),
         code: "model_not_found",
     })?;
+    // A replica that cannot confirm it is current refuses gated models (`replica.rs`).
+    app.engine.freshness().admit(model, c.now)?;
     let decision = decide(snapshot, customer, model, &c.end_user, c.now);
     app.metrics.decision_seconds.observe(started.elapsed().as_secs_f64());
     // Counted whatever the outcome: impact asks which of these the gate would admit today.

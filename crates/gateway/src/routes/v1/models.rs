@@ -19,6 +19,7 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Jso
         .snapshot
         .state()
         .models()
+        .filter(|model| app.engine.freshness().admit(model, c.now).is_ok())
         .filter(|model| matches!(decide(&c.snapshot, &c.customer, model, &c.end_user, c.now), Decision::Allow(_)))
         .map(|model| model_object(model))
         .collect();
@@ -36,6 +37,7 @@ pub async fn get_one(
         message: format!("the model `{name}` does not exist"),
         code: "model_not_found",
     })?;
+    app.engine.freshness().admit(model, c.now)?;
     match decide(&c.snapshot, &c.customer, model, &c.end_user, c.now) {
         Decision::Allow(_) => Ok(Json(model_object(model))),
         Decision::Deny(denial) => Err(denied(&app.public_base_url, &c.customer, model, &denial)),
