@@ -102,6 +102,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--database-url", default=os.environ.get("PORTCULLIS_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--binary", default="target/release/portcullis")
+    parser.add_argument("--storage-customers", type=int, default=2000, help="customers written afterwards for the storage-per-event figures (0: skip)")
     args = parser.parse_args()
     if not os.path.exists(args.binary):
         sys.exit(f"{args.binary} is missing: run `cargo build --release -p portcullis` first")
@@ -209,6 +210,30 @@ def main():
         everything = samples["issue"] + samples["lift"]
         verdict = "meets" if percentile(everything, 99) <= 500 else "MISSES"
         print(f"\np99 from acknowledgement, all changes: {percentile(everything, 99):.1f} ms ({verdict} the 500 ms bar)")
+
+        # Storage per event, for the scaling note: customers with a key each, the commonest
+        # events, written through every replica in turn.
+        if args.storage_customers:
+            print(f"\nwriting {args.storage_customers} customers with a key each for the storage figures", file=sys.stderr)
+            started = time.monotonic()
+            for n in range(args.storage_customers):
+                conn = issuers[n % 3]
+                conn.ok("POST", "/admin/v1/customers", TOKEN, {"id": f"s{n}", "name": f"Customer {n}", "attributes": {"kyc": "verified", "country": "DE"}})
+                conn.ok("POST", f"/admin/v1/customers/s{n}/keys", TOKEN, {"label": "production"})
+            elapsed = time.monotonic() - started
+            sql = (
+                f'SET search_path TO "{schema}"; SELECT (SELECT count(*) FROM events), '
+                "pg_total_relation_size('events'), pg_total_relation_size('log_hashes'), "
+                "(SELECT avg(length(record)) FROM events)"
+            )
+            out = subprocess.run(["psql", args.database_url, "-qAt", "-F", " ", "-c", sql], check=True, capture_output=True, text=True).stdout.split()
+            events, events_bytes, hashes_bytes, avg_record = int(out[0]), int(out[1]), int(out[2]), float(out[3])
+            print(f"\nStorage after {events} events ({2 * args.storage_customers} written one per request through 3 replicas in {elapsed:.1f} s, {2 * args.storage_customers / elapsed:.0f} acknowledged writes/s from one client):\n")
+            print("| table | bytes (with indexes) | per event |")
+            print("|---|--:|--:|")
+            print(f"| events | {events_bytes:,} | {events_bytes / events:.0f} |")
+            print(f"| log_hashes | {hashes_bytes:,} | {hashes_bytes / events:.0f} |")
+            print(f"\nmean stored event record: {avg_record:.0f} bytes")
     finally:
         for process in replicas:
             process.kill()
