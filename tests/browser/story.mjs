@@ -169,6 +169,9 @@ try {
   await draft.getByLabel('frontier').check();
   await draft.getByLabel('Condition (Cedar forbid policies)').fill(DIRECTIVE);
   await draft.getByLabel('Emergency justification (zero notice only)').fill('Order received at 17:21 for immediate effect.');
+  await draft.getByLabel('What it is').fill('Export-control assessment');
+  await draft.getByLabel('Disclosure').selectOption('withheld');
+  await draft.getByLabel('Why it is withheld').fill('classified under E.O. 13526');
   await draft.getByRole('button', { name: 'Show the impact' }).click();
   text = await pageChecks(jdoe, 'impact');
   check(text.includes('Impact, if issued now'), 'directive: the impact is not shown');
@@ -225,7 +228,8 @@ try {
   await reader.goto(`${base}/register/directives/EC-2026-007`);
   text = squash(await reader.locator('body').innerText());
   check(text.includes('Emergency') && text.includes('Order received at 17:21'), 'register: the emergency and its justification are not shown');
-  check(/exempt/i.test(text) && text.includes('reversed'), `register: the exemption on appeal is not shown (${text.slice(0, 800)})`);
+  check(text.includes('Exemptions on appeal 1'), `register: the exemption on appeal is not shown (${text.slice(0, 800)})`);
+  check(/reversed/i.test(text), 'register: the appeal outcome is not shown on the directive');
   await reader.goto(`${base}/register/models/frontier`);
   text = squash(await reader.locator('body').innerText());
   check(/Approved 1\b/.test(text), 'register: the approval is not counted');

@@ -544,6 +544,43 @@ async fn the_process_runs_through_the_pages() {
     let moved = staff.submit(model_page, &format!("{model_page}/stage"), &[("to", "general"), ("reason", "launch")]).await;
     assert_eq!(moved.status, 303, "{}", moved.body);
     assert!(staff.get(model_page).await.body.contains("preview → general"));
+
+    // A directive is issued only with the impact of exactly its scope and condition shown.
+    let new = "/console/authority/directives/new";
+    let draft = [
+        ("id", "EC-9"),
+        ("legal_basis", "15 CFR 744"),
+        ("description", "US nationals only"),
+        ("models", "frontier"),
+        ("policies", DIRECTIVE),
+        ("emergency_justification", "same-day order"),
+        ("evidence_description", "assessment"),
+        ("evidence_disclosure", "withheld"),
+        ("evidence_reason", "classified"),
+    ];
+    let mut issue_blind = draft.to_vec();
+    issue_blind.push(("action", "issue"));
+    let blind = jdoe.submit(new, new, &issue_blind).await;
+    assert_eq!(blind.status, 409, "{}", blind.body);
+    assert!(blind.body.contains("review the impact below, then issue"), "{}", blind.body);
+    assert_eq!(app.client.get(app.url("/admin/v1/directives/EC-9")).send().await.unwrap().status().as_u16(), 404);
+    let mut show = draft.to_vec();
+    show.push(("action", "impact"));
+    let shown = jdoe.submit(new, new, &show).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains(r#"<strong id="impact-customers">1</strong>"#), "{}", shown.body);
+    let at = shown.body.find(r#"name="impact_of" value=""#).unwrap() + r#"name="impact_of" value=""#.len();
+    let fingerprint = shown.body[at..at + 64].to_owned();
+    // The condition changed after the impact was shown: the new impact is shown, nothing issued.
+    let mut changed = draft.to_vec();
+    changed.retain(|(k, _)| *k != "policies");
+    changed.extend([("policies", "forbid (principal, action, resource) when { principal has kyc };"), ("action", "issue"), ("impact_of", &fingerprint)]);
+    assert_eq!(jdoe.submit(new, new, &changed).await.status, 409);
+    let mut issue = draft.to_vec();
+    issue.extend([("action", "issue"), ("impact_of", &fingerprint)]);
+    let issued = jdoe.submit(new, new, &issue).await;
+    assert_eq!((issued.status, issued.location()), (303, "/console/authority?done=issued#directives"), "{}", issued.body);
+    assert_eq!(app.client.get(app.url("/admin/v1/directives/EC-9")).send().await.unwrap().status().as_u16(), 200);
 }
 
 /// The story of issue #7 in a real browser: see `tests/browser/story.mjs`.
@@ -566,5 +603,4 @@ async fn portal_story_in_headless_chromium() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the browser story failed ({}):\n{stdout}\n{stderr}", output.status);
     assert!(stdout.contains("story: all checks passed"), "{stdout}");
-    let _ = DIRECTIVE;
 }

@@ -37,7 +37,7 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
     signed.official()?;
     let scope = match scope_of(&signed, &fields) {
         Ok(scope) => scope,
-        Err(err) => return Ok(refused(&signed, &fields, &err, None)),
+        Err(err) => return Ok(refused(&signed, &fields, &err)),
     };
     let fingerprint = fingerprint(&scope, fields.get("policies").unwrap_or_default());
     let shown = fields.get("impact_of") == Some(fingerprint.as_str());
@@ -51,7 +51,7 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
                 let status = if note.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
                 render(&signed, status, Some(&fields), note, Some((&found.0, found.1, &fingerprint))).into_response()
             }
-            Err(err) => refused(&signed, &fields, &err, None),
+            Err(err) => refused(&signed, &fields, &err),
         });
     }
     let result = async {
@@ -71,13 +71,27 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
         submit(&app, &signed.actor, command).await
     }
     .await;
-    match result {
-        Ok(_) => Ok(see_other("/console/authority?done=issued#directives")),
-        Err(err) => Ok(refused(&signed, &fields, &err, Some(&fingerprint))),
-    }
+    let Err(err) = result else { return Ok(see_other("/console/authority?done=issued#directives")) };
+    // Refused: the form again with the core's message, and the impact it was about to issue with.
+    let policies = fields.get("policies").unwrap_or_default();
+    Ok(match compute(&app, signed.snapshot.clone(), &scope_again(&signed, &fields)?, policies, signed.now).await {
+        Ok((found, coverage)) => render(
+            &signed,
+            err.status(),
+            Some(&fields),
+            Some(&err.to_string()),
+            Some((&found, coverage, &fingerprint)),
+        )
+        .into_response(),
+        Err(_) => refused(&signed, &fields, &err),
+    })
 }
 
-fn refused(signed: &Signed, fields: &Fields, err: &ApiError, _fingerprint: Option<&str>) -> Response {
+fn scope_again(signed: &Signed, fields: &Fields) -> Result<DirectiveScope, PortalError> {
+    scope_of(signed, fields).map_err(PortalError::Page)
+}
+
+fn refused(signed: &Signed, fields: &Fields, err: &ApiError) -> Response {
     render(signed, err.status(), Some(fields), Some(&err.to_string()), None).into_response()
 }
 
