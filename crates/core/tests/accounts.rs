@@ -54,7 +54,8 @@ fn world() -> State {
         };
         run(&mut state, "provider", command).unwrap();
     }
-    let command = Command::RegisterAuthority { authority: AuthorityId::parse("bis").unwrap(), name: "Bureau".to_owned() };
+    let command =
+        Command::RegisterAuthority { authority: AuthorityId::parse("bis").unwrap(), name: "Bureau".to_owned() };
     run(&mut state, "provider", command).unwrap();
     state
 }
@@ -82,7 +83,12 @@ fn who_may_create_which_account() {
         ("acme", "acme-globex", "globex", "customer acme may not create an account for someone else"),
         ("acme", "acme-official", "bis/j.doe", "customer acme may not create an account for someone else"),
         ("bis/j.doe", "jdoe-self", "bis/j.doe", "ok"),
-        ("bis/j.doe", "jdoe-colleague", "bis/a.roe", "authority bis (j.doe) may not create an account for someone else"),
+        (
+            "bis/j.doe",
+            "jdoe-colleague",
+            "bis/a.roe",
+            "authority bis (j.doe) may not create an account for someone else",
+        ),
         ("bis/j.doe", "jdoe-acme", "acme", "authority bis (j.doe) may not create an account for someone else"),
         ("provider", "ghost", "nobody", "no customer `nobody`"),
         ("provider", "ghost2", "nsa/x", "no authority `nsa`"),
@@ -110,13 +116,22 @@ fn logins_are_never_reused_and_disabling_is_for_good() {
     run(&mut state, "provider", create("acme-ops", "acme")).unwrap();
     assert_eq!(run(&mut state, "acme", create("acme-ops", "acme")).unwrap_err(), "account `acme-ops` already exists");
     // Another customer may not disable it, and cannot tell it from an unknown login.
-    assert_eq!(run(&mut state, "globex", disable("acme-ops")).unwrap_err(), "customer globex may not disable someone else's account");
-    assert_eq!(run(&mut state, "globex", disable("no-such")).unwrap_err(), "customer globex may not disable someone else's account");
+    assert_eq!(
+        run(&mut state, "globex", disable("acme-ops")).unwrap_err(),
+        "customer globex may not disable someone else's account"
+    );
+    assert_eq!(
+        run(&mut state, "globex", disable("no-such")).unwrap_err(),
+        "customer globex may not disable someone else's account"
+    );
     assert_eq!(run(&mut state, "provider", disable("no-such")).unwrap_err(), "no account `no-such`");
     run(&mut state, "acme", disable("acme-ops")).unwrap();
     assert!(!state.accounts().get("acme-ops").unwrap().is_active());
     assert_eq!(run(&mut state, "provider", disable("acme-ops")).unwrap_err(), "account `acme-ops` is already disabled");
-    assert_eq!(run(&mut state, "provider", create("acme-ops", "acme")).unwrap_err(), "account `acme-ops` already exists");
+    assert_eq!(
+        run(&mut state, "provider", create("acme-ops", "acme")).unwrap_err(),
+        "account `acme-ops` already exists"
+    );
     let empty_reason = Command::DisableAccount { login: LoginName::parse("acme-ops").unwrap(), reason: " ".to_owned() };
     assert!(run(&mut state, "provider", empty_reason).is_err());
 }
@@ -139,5 +154,5 @@ fn the_password_hash_is_stored_but_never_published() {
     replayed.apply(&EventRecord::from_stored_json(&stored).unwrap()).unwrap();
     let account = replayed.accounts().get("acme-ops").unwrap();
     assert_eq!(account.password_hash.as_str(), PHC);
-    assert_eq!(format!("{account:?}").contains("argon2"), false);
+    assert!(!format!("{account:?}").contains("argon2"));
 }

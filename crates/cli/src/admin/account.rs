@@ -61,8 +61,9 @@ pub async fn run(client: &Client, command: AccountCommand) -> anyhow::Result<Val
                 std::io::stdin().read_line(&mut line).context("failed to read the password from stdin")?;
                 line.trim_end_matches(['\r', '\n']).to_owned()
             } else {
-                std::env::var(PASSWORD_ENV)
-                    .with_context(|| format!("give the password in ${PASSWORD_ENV} or on stdin with --password-stdin"))?
+                std::env::var(PASSWORD_ENV).with_context(|| {
+                    format!("give the password in ${PASSWORD_ENV} or on stdin with --password-stdin")
+                })?
             };
             let holder = match (customer, authority, official, provider_staff) {
                 (Some(customer), _, _, _) => Some(json!({ "role": "customer", "customer": customer })),

@@ -42,8 +42,9 @@ pub async fn world(app: &TestApp) -> World {
         app.provider_post("/admin/v1/authorities", json!({ "id": authority, "name": name })).await;
     }
     for (authority, official) in [("bis", "j.doe"), ("aisi", "a.roe"), ("bis", "m.lee")] {
-        let answer =
-            app.provider_post(&format!("/admin/v1/authorities/{authority}/officials"), json!({ "official": official })).await;
+        let answer = app
+            .provider_post(&format!("/admin/v1/authorities/{authority}/officials"), json!({ "official": official }))
+            .await;
         let key: &'static str = Box::leak(format!("{authority}/{official}").into_boxed_str());
         tokens.insert(key, answer["token"].as_str().unwrap().to_owned());
     }
@@ -63,8 +64,11 @@ pub async fn world(app: &TestApp) -> World {
         json!({ "name": "frontier", "description": "The frontier model", "upstream": { "base_url": app.upstream.base_url } }),
     )
     .await;
-    app.provider_post("/admin/v1/models/frontier/criteria", json!({ "text": "KYC verified customers.", "policies": CRITERIA }))
-        .await;
+    app.provider_post(
+        "/admin/v1/models/frontier/criteria",
+        json!({ "text": "KYC verified customers.", "policies": CRITERIA }),
+    )
+    .await;
     ok(
         app,
         Method::PUT,
@@ -73,7 +77,8 @@ pub async fn world(app: &TestApp) -> World {
         json!({ "signoff_authorities": ["bis", "aisi"], "required": 2 }),
     )
     .await;
-    app.provider_post("/admin/v1/models/frontier/stage", json!({ "to": "review", "reason": "pre-release review" })).await;
+    app.provider_post("/admin/v1/models/frontier/stage", json!({ "to": "review", "reason": "pre-release review" }))
+        .await;
     for official in ["bis/j.doe", "aisi/a.roe"] {
         ok(
             app,
@@ -93,10 +98,16 @@ pub async fn world(app: &TestApp) -> World {
         ("ops-staff", json!({ "role": "provider", "name": "ops-staff" })),
         ("globex-ops", json!({ "role": "customer", "customer": "globex" })),
     ] {
-        app.provider_post("/admin/v1/accounts", json!({ "login": login, "password": PASSWORD, "holder": holder })).await;
+        app.provider_post("/admin/v1/accounts", json!({ "login": login, "password": PASSWORD, "holder": holder }))
+            .await;
     }
     let (status, body) = app
-        .admin(Method::POST, "/admin/v1/accounts", &acme_key, Some(json!({ "login": "acme-ops", "password": PASSWORD })))
+        .admin(
+            Method::POST,
+            "/admin/v1/accounts",
+            &acme_key,
+            Some(json!({ "login": "acme-ops", "password": PASSWORD })),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     World { acme_key, tokens }
@@ -198,14 +209,23 @@ async fn accounts_are_created_through_the_api_and_never_show_their_password() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["message"], "customer acme may not create an account for someone else");
     let (status, body) = app
-        .admin(Method::POST, "/admin/v1/accounts", &world.tokens["bis/j.doe"], Some(json!({ "login": "jdoe-2", "password": PASSWORD })))
+        .admin(
+            Method::POST,
+            "/admin/v1/accounts",
+            &world.tokens["bis/j.doe"],
+            Some(json!({ "login": "jdoe-2", "password": PASSWORD })),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["holder"], json!({ "role": "authority", "authority": "bis", "official": "j.doe" }));
 
     // Bad input is a 400 or 409 naming the problem.
     let rows = [
-        (json!({ "login": "Acme", "password": PASSWORD }), 400, "login `Acme` contains `A`; use lowercase letters, digits and `-_.@`"),
+        (
+            json!({ "login": "Acme", "password": PASSWORD }),
+            400,
+            "login `Acme` contains `A`; use lowercase letters, digits and `-_.@`",
+        ),
         (json!({ "login": "short-pw", "password": "hunter2" }), 400, "the password must be at least 12 characters"),
         (json!({ "login": "acme-ops", "password": PASSWORD }), 409, "account `acme-ops` already exists"),
         (
@@ -228,7 +248,8 @@ async fn accounts_are_created_through_the_api_and_never_show_their_password() {
     let (_, events) = app.admin(Method::GET, "/admin/v1/events?limit=1000", &provider, None).await;
     let mut all_text = format!("{list}{own}{events}");
     for seq in 1..=events["events"].as_array().unwrap().len() {
-        let entry = app.client.get(app.url(&format!("/admin/v1/events/{seq}"))).send().await.unwrap().text().await.unwrap();
+        let entry =
+            app.client.get(app.url(&format!("/admin/v1/events/{seq}"))).send().await.unwrap().text().await.unwrap();
         all_text.push_str(&entry);
     }
     assert!(all_text.contains("account_created"), "the accounts are not in the log");
@@ -236,14 +257,24 @@ async fn accounts_are_created_through_the_api_and_never_show_their_password() {
     assert!(!all_text.contains(PASSWORD), "a password leaked");
 
     // Disabling: the holder or the provider; anyone else cannot tell whether the login exists.
-    let (status, body) =
-        app.admin(Method::POST, "/admin/v1/accounts/globex-ops/disable", &world.acme_key, Some(json!({ "reason": "x" }))).await;
-    assert_eq!((status, body["error"]["message"].as_str().unwrap()), (403, "customer acme may not disable someone else's account"));
-    let (status, _) =
-        app.admin(Method::POST, "/admin/v1/accounts/no-such/disable", &world.acme_key, Some(json!({ "reason": "x" }))).await;
+    let (status, body) = app
+        .admin(Method::POST, "/admin/v1/accounts/globex-ops/disable", &world.acme_key, Some(json!({ "reason": "x" })))
+        .await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str().unwrap()),
+        (403, "customer acme may not disable someone else's account")
+    );
+    let (status, _) = app
+        .admin(Method::POST, "/admin/v1/accounts/no-such/disable", &world.acme_key, Some(json!({ "reason": "x" })))
+        .await;
     assert_eq!(status, 403);
     let (status, body) = app
-        .admin(Method::POST, "/admin/v1/accounts/acme-ops/disable", &world.acme_key, Some(json!({ "reason": "rotated" })))
+        .admin(
+            Method::POST,
+            "/admin/v1/accounts/acme-ops/disable",
+            &world.acme_key,
+            Some(json!({ "reason": "rotated" })),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["active"], false);
@@ -326,7 +357,11 @@ async fn five_failed_sign_ins_lock_a_login_and_unknown_logins_look_the_same() {
     }
     let fifth = person.sign_in("acme-ops", "not the password").await;
     assert_eq!(fifth.status, 429);
-    assert!(fifth.body.contains("too many failed sign-ins for this login: it is locked for 15 minutes"), "{}", fifth.body);
+    assert!(
+        fifth.body.contains("too many failed sign-ins for this login: it is locked for 15 minutes"),
+        "{}",
+        fifth.body
+    );
     // Locked: even the right password is refused, without being checked.
     let locked = person.sign_in("acme-ops", PASSWORD).await;
     assert_eq!(locked.status, 429);
@@ -356,11 +391,21 @@ async fn every_post_checks_the_session_token_and_the_origin() {
     let wrong_token = acme.post("/portal/keys", &[("csrf", "0000"), ("label", "x")]).await;
     assert_eq!((no_token.status, wrong_token.status), (403, 403));
     let cross_site = acme
-        .send(acme.client.post(app.url("/portal/keys")).header("origin", "https://evil.example").form(&[("csrf", csrf.as_str()), ("label", "x")]))
+        .send(
+            acme.client
+                .post(app.url("/portal/keys"))
+                .header("origin", "https://evil.example")
+                .form(&[("csrf", csrf.as_str()), ("label", "x")]),
+        )
         .await;
     assert_eq!(cross_site.status, 403);
     let fetch_site = acme
-        .send(acme.client.post(app.url("/portal/keys")).header("sec-fetch-site", "cross-site").form(&[("csrf", csrf.as_str()), ("label", "x")]))
+        .send(
+            acme.client
+                .post(app.url("/portal/keys"))
+                .header("sec-fetch-site", "cross-site")
+                .form(&[("csrf", csrf.as_str()), ("label", "x")]),
+        )
         .await;
     assert_eq!(fetch_site.status, 403);
     // Another person's token is no good either.
@@ -375,11 +420,17 @@ async fn every_post_checks_the_session_token_and_the_origin() {
     // The same page's own origin and token: the key is shown once, and works.
     let origin = app.address.clone();
     let created = acme
-        .send(acme.client.post(app.url("/portal/keys")).header("origin", origin).form(&[("csrf", csrf.as_str()), ("label", "ci")]))
+        .send(
+            acme.client
+                .post(app.url("/portal/keys"))
+                .header("origin", origin)
+                .form(&[("csrf", csrf.as_str()), ("label", "ci")]),
+        )
         .await;
     assert_eq!(created.status, 200, "{}", created.body);
     let start = created.body.find("pcl_").unwrap();
-    let key: String = created.body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    let key: String =
+        created.body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
     assert!(key.len() > 40, "{key}");
     assert_eq!(created.headers["cache-control"], "no-store");
     let (status, _) = app.admin(Method::GET, "/admin/v1/whoami", &key, None).await;
@@ -400,8 +451,18 @@ async fn each_role_reaches_its_own_pages_only() {
 
     // Who (0 acme, 1 the official, 2 the provider's staff), where, status, what the page says.
     let rows = [
-        (0, "/console/authority", 403, "the authority console is for officials of an authority; you are signed in as customer acme"),
-        (0, "/console/provider", 403, "the provider console is for the provider's staff; you are signed in as customer acme"),
+        (
+            0,
+            "/console/authority",
+            403,
+            "the authority console is for officials of an authority; you are signed in as customer acme",
+        ),
+        (
+            0,
+            "/console/provider",
+            403,
+            "the provider console is for the provider's staff; you are signed in as customer acme",
+        ),
         (0, "/console/authority/directives/new", 403, "the authority console is for officials"),
         (1, "/portal", 403, "the customer portal is for customers; you are signed in as authority bis (j.doe)"),
         (1, "/console/provider", 403, "the provider console is for the provider"),
@@ -446,13 +507,24 @@ async fn over_https_the_session_cookie_is_secure_and_host_only() {
     world(&app).await;
     let mut acme = Person::new(&app);
     let answer = acme.sign_in("acme-ops", PASSWORD).await;
-    let session = answer.headers.get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>().join("\n");
+    let session = answer
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(session.contains("__Host-portcullis_session="), "{session}");
     assert!(session.contains("; Secure"), "{session}");
     // The origin check accepts the public origin.
     let csrf = acme.get("/portal/keys").await.csrf();
     let answer = acme
-        .send(acme.client.post(app.url("/portal/keys")).header("origin", "https://gate.example").form(&[("csrf", csrf.as_str()), ("label", "x")]))
+        .send(
+            acme.client
+                .post(app.url("/portal/keys"))
+                .header("origin", "https://gate.example")
+                .form(&[("csrf", csrf.as_str()), ("label", "x")]),
+        )
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
@@ -472,12 +544,15 @@ async fn the_process_runs_through_the_pages() {
     assert!(apply.body.contains("<code>kyc-verified</code>"), "{}", apply.body);
     let mut globex = Person::new(&app);
     globex.sign_in("globex-ops", PASSWORD).await;
-    assert!(globex.get("/portal/apply?model=frontier").await.body.contains("Your attributes do not meet these criteria"));
+    assert!(
+        globex.get("/portal/apply?model=frontier").await.body.contains("Your attributes do not meet these criteria")
+    );
 
     let empty = acme.submit("/portal/apply", "/portal/apply", &[("model", "frontier"), ("purpose", " ")]).await;
     assert_eq!(empty.status, 400);
     assert!(empty.body.contains("purpose is required"), "{}", empty.body);
-    let applied = acme.submit("/portal/apply", "/portal/apply", &[("model", "frontier"), ("purpose", "Drug discovery")]).await;
+    let applied =
+        acme.submit("/portal/apply", "/portal/apply", &[("model", "frontier"), ("purpose", "Drug discovery")]).await;
     assert_eq!(applied.status, 303, "{}", applied.body);
     let application_page = applied.location().split('?').next().unwrap().to_owned();
     let id = application_page.rsplit('/').next().unwrap().to_owned();
@@ -518,7 +593,11 @@ async fn the_process_runs_through_the_pages() {
     let mut aroe = Person::new(&app);
     aroe.sign_in("a.roe@aisi", PASSWORD).await;
     let signed = aroe
-        .submit(&page, &format!("{page}/signoff"), &[("verdict", "approve"), ("reasons", "Agreed"), ("clauses", "kyc-verified")])
+        .submit(
+            &page,
+            &format!("{page}/signoff"),
+            &[("verdict", "approve"), ("reasons", "Agreed"), ("clauses", "kyc-verified")],
+        )
         .await;
     assert_eq!(signed.status, 303, "{}", signed.body);
 
@@ -538,10 +617,12 @@ async fn the_process_runs_through_the_pages() {
     let mut staff = Person::new(&app);
     staff.sign_in("ops-staff", PASSWORD).await;
     let model_page = "/console/provider/models/frontier";
-    let refused = staff.submit(model_page, &format!("{model_page}/stage"), &[("to", "review"), ("reason", "again")]).await;
+    let refused =
+        staff.submit(model_page, &format!("{model_page}/stage"), &[("to", "review"), ("reason", "again")]).await;
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert!(refused.body.contains("cannot move to"), "{}", refused.body);
-    let moved = staff.submit(model_page, &format!("{model_page}/stage"), &[("to", "general"), ("reason", "launch")]).await;
+    let moved =
+        staff.submit(model_page, &format!("{model_page}/stage"), &[("to", "general"), ("reason", "launch")]).await;
     assert_eq!(moved.status, 303, "{}", moved.body);
     assert!(staff.get(model_page).await.body.contains("preview → general"));
 
@@ -574,12 +655,21 @@ async fn the_process_runs_through_the_pages() {
     // The condition changed after the impact was shown: the new impact is shown, nothing issued.
     let mut changed = draft.to_vec();
     changed.retain(|(k, _)| *k != "policies");
-    changed.extend([("policies", "forbid (principal, action, resource) when { principal has kyc };"), ("action", "issue"), ("impact_of", &fingerprint)]);
+    changed.extend([
+        ("policies", "forbid (principal, action, resource) when { principal has kyc };"),
+        ("action", "issue"),
+        ("impact_of", &fingerprint),
+    ]);
     assert_eq!(jdoe.submit(new, new, &changed).await.status, 409);
     let mut issue = draft.to_vec();
     issue.extend([("action", "issue"), ("impact_of", &fingerprint)]);
     let issued = jdoe.submit(new, new, &issue).await;
-    assert_eq!((issued.status, issued.location()), (303, "/console/authority?done=issued#directives"), "{}", issued.body);
+    assert_eq!(
+        (issued.status, issued.location()),
+        (303, "/console/authority?done=issued#directives"),
+        "{}",
+        issued.body
+    );
     assert_eq!(app.client.get(app.url("/admin/v1/directives/EC-9")).send().await.unwrap().status().as_u16(), 200);
 }
 

@@ -100,10 +100,8 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Result<Respo
     let (token, _) = app.sessions.start(account.login.clone(), now);
     tracing::info!(login = %account.login, actor = %account.holder.describe(), "portal sign-in");
     let mut response = see_other(next.as_deref().unwrap_or(home_of(&account.holder)));
-    let cookies = [
-        policy.set(policy.session_name(), &token, SESSION_LIFETIME_MILLIS / 1000),
-        policy.clear(policy.login_name()),
-    ];
+    let cookies =
+        [policy.set(policy.session_name(), &token, SESSION_LIFETIME_MILLIS / 1000), policy.clear(policy.login_name())];
     for value in cookies {
         let value = HeaderValue::from_str(&value).map_err(|err| ApiError::Internal(err.into()))?;
         response.headers_mut().append(header::SET_COOKIE, value);

@@ -244,10 +244,7 @@ mod tests {
         assert_eq!(cookie(&headers, "c"), None);
         let secure = CookiePolicy::for_base_url("https://gate.example");
         assert_eq!(secure.session_name(), "__Host-portcullis_session");
-        assert_eq!(
-            secure.set("n", "v", 60),
-            "n=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
-        );
+        assert_eq!(secure.set("n", "v", 60), "n=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=60; Secure");
         assert!(!CookiePolicy::for_base_url("http://127.0.0.1:8080").set("n", "v", 1).contains("Secure"));
         assert!(same_secret("abc", "abc"));
         assert!(!same_secret("abc", "abd"));

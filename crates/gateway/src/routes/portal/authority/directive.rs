@@ -42,7 +42,9 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
     let fingerprint = fingerprint(&scope, fields.get("policies").unwrap_or_default());
     let shown = fields.get("impact_of") == Some(fingerprint.as_str());
     if fields.text("action") != "issue" || !shown {
-        let impact = compute(&app, signed.snapshot.clone(), &scope, fields.get("policies").unwrap_or_default(), signed.now).await;
+        let impact =
+            compute(&app, signed.snapshot.clone(), &scope, fields.get("policies").unwrap_or_default(), signed.now)
+                .await;
         let note = (fields.text("action") == "issue").then_some(
             "the scope or the condition changed since its impact was shown: review the impact below, then issue",
         );
@@ -75,14 +77,10 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
     // Refused: the form again with the core's message, and the impact it was about to issue with.
     let policies = fields.get("policies").unwrap_or_default();
     Ok(match compute(&app, signed.snapshot.clone(), &scope_again(&signed, &fields)?, policies, signed.now).await {
-        Ok((found, coverage)) => render(
-            &signed,
-            err.status(),
-            Some(&fields),
-            Some(&err.to_string()),
-            Some((&found, coverage, &fingerprint)),
-        )
-        .into_response(),
+        Ok((found, coverage)) => {
+            render(&signed, err.status(), Some(&fields), Some(&err.to_string()), Some((&found, coverage, &fingerprint)))
+                .into_response()
+        }
         Err(_) => refused(&signed, &fields, &err),
     })
 }

@@ -15,7 +15,10 @@ use crate::routes::portal::view::{PortalPage, csrf, done_message, page, textarea
 use crate::routes::register::view::{badge, duration, emergency_flag, segment, time};
 
 /// `GET /console/authority`.
-pub async fn get(signed: Signed, query: Result<Query<Done>, axum::extract::rejection::QueryRejection>) -> Result<PortalPage, PortalError> {
+pub async fn get(
+    signed: Signed,
+    query: Result<Query<Done>, axum::extract::rejection::QueryRejection>,
+) -> Result<PortalPage, PortalError> {
     let (authority, official) = signed.official()?;
     let state = signed.snapshot.state();
     let now = signed.now;

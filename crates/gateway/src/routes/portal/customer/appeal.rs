@@ -46,8 +46,12 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
             Kind::ApplicationDenial => {
                 AppealSubject::ApplicationDenial { application: parse_id("subject", ApplicationId::parse, &subject)? }
             }
-            Kind::GrantRevocation => AppealSubject::GrantRevocation { model: parse_id("subject", ModelName::parse, &subject)? },
-            Kind::Directive => AppealSubject::Directive { directive: parse_id("subject", DirectiveId::parse, &subject)? },
+            Kind::GrantRevocation => {
+                AppealSubject::GrantRevocation { model: parse_id("subject", ModelName::parse, &subject)? }
+            }
+            Kind::Directive => {
+                AppealSubject::Directive { directive: parse_id("subject", DirectiveId::parse, &subject)? }
+            }
         };
         let appeal = parse_id("id", AppealId::parse, &new_id("apl_"))?;
         let command = Command::FileAppeal { appeal: appeal.clone(), customer, subject, grounds: grounds.clone() };

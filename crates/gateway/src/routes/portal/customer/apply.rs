@@ -26,7 +26,10 @@ pub struct ApplyQuery {
 }
 
 /// `GET /portal/apply[?model=…]`.
-pub async fn get(signed: Signed, query: Result<Query<ApplyQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, PortalError> {
+pub async fn get(
+    signed: Signed,
+    query: Result<Query<ApplyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PortalError> {
     signed.customer()?;
     let model = query.ok().and_then(|Query(q)| q.model);
     Ok(render(&signed, StatusCode::OK, model.as_deref(), "", None).into_response())
@@ -41,7 +44,8 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
     let result = async {
         let model = parse_id("model", ModelName::parse, &model_text)?;
         let application = parse_id("id", ApplicationId::parse, &new_id("app_"))?;
-        let command = Command::SubmitApplication { application: application.clone(), customer, model, purpose: purpose.clone() };
+        let command =
+            Command::SubmitApplication { application: application.clone(), customer, model, purpose: purpose.clone() };
         submit(&app, &signed.actor, command).await?;
         Ok::<_, ApiError>(application)
     }
@@ -50,7 +54,9 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
         Ok(application) => {
             Ok(see_other(&format!("/portal/applications/{}?done=applied", segment(application.as_str()))))
         }
-        Err(err) => Ok(render(&signed, err.status(), Some(&model_text), &purpose, Some(&err.to_string())).into_response()),
+        Err(err) => {
+            Ok(render(&signed, err.status(), Some(&model_text), &purpose, Some(&err.to_string())).into_response())
+        }
     }
 }
 
@@ -90,7 +96,11 @@ fn render(
             (model_section(signed, name, purpose))
         }
     };
-    if status == StatusCode::OK { page(signed, "Apply", content) } else { page_with_status(signed, status, "Apply", content) }
+    if status == StatusCode::OK {
+        page(signed, "Apply", content)
+    } else {
+        page_with_status(signed, status, "Apply", content)
+    }
 }
 
 fn model_section(signed: &Signed, name: &str, purpose: &str) -> Markup {

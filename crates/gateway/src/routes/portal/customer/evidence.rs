@@ -57,10 +57,13 @@ pub async fn get(
 ) -> Result<Response, PortalError> {
     let ApiPath(sha256) = path?;
     if !is_sha256_hex(&sha256) {
-        return Err(ApiError::bad_request(format!("`{sha256}` is not a sha256 digest (64 lowercase hex digits)")).into());
+        return Err(
+            ApiError::bad_request(format!("`{sha256}` is not a sha256 digest (64 lowercase hex digits)")).into()
+        );
     }
     // Not found either way: a reader the level does not admit learns nothing about the document.
-    let hidden = || ApiError::NotFound { message: format!("no evidence `{sha256}` disclosed to you"), code: "not_found" };
+    let hidden =
+        || ApiError::NotFound { message: format!("no evidence `{sha256}` disclosed to you"), code: "not_found" };
     if !may_read(signed.snapshot.state(), &signed.actor, &sha256) {
         return Err(hidden().into());
     }

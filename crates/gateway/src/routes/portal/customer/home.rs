@@ -21,7 +21,10 @@ pub struct Done {
 }
 
 /// `GET /portal`.
-pub async fn get(signed: Signed, query: Result<Query<Done>, axum::extract::rejection::QueryRejection>) -> Result<PortalPage, PortalError> {
+pub async fn get(
+    signed: Signed,
+    query: Result<Query<Done>, axum::extract::rejection::QueryRejection>,
+) -> Result<PortalPage, PortalError> {
     let customer_id = signed.customer()?;
     let state = signed.snapshot.state();
     let now = signed.now;
@@ -30,10 +33,8 @@ pub async fn get(signed: Signed, query: Result<Query<Done>, axum::extract::rejec
         .ok_or_else(|| ApiError::NotFound { message: format!("no customer `{customer_id}`"), code: "not_found" })?;
     // Access now, per model: the request path's own decision, for a request without an attestation.
     let end_user = signed.snapshot.end_user_context(None, customer_id.as_str(), now);
-    let access: Vec<_> = state
-        .models()
-        .map(|model| (model, decide(&signed.snapshot, customer, model, &end_user, now)))
-        .collect();
+    let access: Vec<_> =
+        state.models().map(|model| (model, decide(&signed.snapshot, customer, model, &end_user, now))).collect();
     let mut applications: Vec<_> = state.applications().filter(|a| a.customer == *customer_id).collect();
     applications.sort_by_key(|a| std::cmp::Reverse(a.submitted_at));
     let mut appeals: Vec<_> = state.appeals().filter(|a| a.customer == *customer_id).collect();

@@ -16,7 +16,10 @@ use crate::routes::portal::{PortalError, see_other, submit};
 use crate::routes::register::view::{badge, segment};
 
 /// `GET /portal/keys`.
-pub async fn get(signed: Signed, query: Result<axum::extract::Query<super::home::Done>, axum::extract::rejection::QueryRejection>) -> Result<PortalPage, PortalError> {
+pub async fn get(
+    signed: Signed,
+    query: Result<axum::extract::Query<super::home::Done>, axum::extract::rejection::QueryRejection>,
+) -> Result<PortalPage, PortalError> {
     signed.customer()?;
     let done = query.ok().and_then(|axum::extract::Query(q)| q.done);
     Ok(render(&signed, StatusCode::OK, html! { (done_message(done.as_deref())) }))
@@ -30,7 +33,12 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
     let key = new_secret("pcl_");
     let result = async {
         let key_id = parse_id("key_id", KeyId::parse, &new_id("key_"))?;
-        let command = Command::IssueKey { customer, key_id: key_id.clone(), label: label.clone(), key_hash: SecretHash::of_secret(&key) };
+        let command = Command::IssueKey {
+            customer,
+            key_id: key_id.clone(),
+            label: label.clone(),
+            key_hash: SecretHash::of_secret(&key),
+        };
         submit(&app, &signed.actor, command).await?;
         Ok::<_, ApiError>(key_id)
     }

@@ -85,7 +85,9 @@ pub async fn change_stage(
         let model = parse_id("model", ModelName::parse, &name)?;
         let to = fields.text("to");
         let target = StageTarget::parse(to).ok_or_else(|| ApiError::BadRequest {
-            message: format!("`{to}` is not a stage target; use review, preview, general, suspended, resume or withdrawn"),
+            message: format!(
+                "`{to}` is not a stage target; use review, preview, general, suspended, resume or withdrawn"
+            ),
             param: Some("to"),
             code: "invalid_value",
         })?;
