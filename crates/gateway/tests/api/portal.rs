@@ -351,6 +351,10 @@ async fn five_failed_sign_ins_lock_a_login_and_unknown_logins_look_the_same() {
     assert!(unknown.body.contains("wrong login or password"), "{}", unknown.body);
     assert!(wrong.body.contains(r#"value="acme-ops""#), "the login is kept in the form");
     assert!(!wrong.body.contains("not the password"), "the password is echoed");
+    let long = "a".repeat(10_000);
+    let answer = person.sign_in(&long, "not the password").await;
+    assert_eq!(answer.status, 401);
+    assert!(answer.body.contains("wrong login or password"), "{}", answer.body);
 
     for _ in 0..3 {
         assert_eq!(person.sign_in("acme-ops", "not the password").await.status, 401);

@@ -82,6 +82,11 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Result<Respo
     if let Some(locked) = app.sessions.locked(&login_text, now) {
         return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(locked.until)));
     }
+    // Longer than any login: no account matches, and it is not tracked (a flood of long names
+    // would otherwise fill the failure counters with megabytes of text).
+    if login_text.len() > 64 {
+        return Ok(refuse(StatusCode::UNAUTHORIZED, WRONG.to_owned()));
+    }
     let password = fields.get("password").unwrap_or_default().to_owned();
     let snapshot = app.engine.snapshot();
     let account = LoginName::parse(&login_text)

@@ -43,6 +43,7 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
         Ok::<_, ApiError>(key_id)
     }
     .await;
+    let status = result.as_ref().map_or_else(ApiError::status, |_| StatusCode::OK);
     let top = match result {
         Ok(key_id) => html! {
             section.card #new-key role="status" {
@@ -54,7 +55,7 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
         Err(err) => html! { (form_error(Some(&err.to_string()))) },
     };
     let signed_after = Signed { snapshot: app.engine.snapshot(), ..signed };
-    Ok(render(&signed_after, StatusCode::OK, top).into_response())
+    Ok(render(&signed_after, status, top).into_response())
 }
 
 /// `POST /portal/keys/{key_id}/revoke`.
