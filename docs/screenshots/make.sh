@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the register's screenshots in this directory: starts `portcullis demo` on a free
+# Regenerates the register's and the portals' screenshots in this directory: starts `portcullis demo` on a free
 # port with a fresh data directory, adds what the demo story lacks for a telling picture (a
 # second criteria version for `frontier`, an application still pending), takes full-page PNGs in
 # headless Chromium, and stops the demo.
@@ -32,10 +32,25 @@ JSON
 # An application waiting for a decision.
 curl -fsS -o /dev/null "${base}/admin/v1/applications" -H "Authorization: Bearer ${globex}" \
   -H 'Content-Type: application/json' -d '{"model": "frontier", "purpose": "Customer-support drafting (demo)"}'
+# Portal accounts (docs/portal.md): the customer and the official create their own with their
+# key and token, the provider one for its staff. A demo password, like the demo's other secrets.
+password='demo password, not for real use'
+acme="$(field '.customers.find(c => c.id === "acme").api_key')"
+official="$(field '.role_tokens.authority.token')"
+account() {
+  curl -fsS -o /dev/null "${base}/admin/v1/accounts" -H "Authorization: Bearer $1" \
+    -H 'Content-Type: application/json' -d "{\"login\": \"$2\", \"password\": \"${password}\"$3}"
+}
+account "${acme}" acme-ops ''
+account "${official}" a.reviewer@bis ''
+account "${provider}" ops-staff ', "holder": {"role": "provider", "name": "ops-staff"}'
+# A request through the gate, so the directive's impact has recent traffic to count.
+curl -fsS -o /dev/null "${base}/v1/chat/completions" -H "Authorization: Bearer ${globex}" \
+  -H 'Content-Type: application/json' -d '{"model": "workhorse", "messages": [{"role": "user", "content": "hi"}]}' || true
 # Let a checkpoint cover the new entries (one is signed every two seconds).
 sleep 3
 
-node tests/browser/screenshots.mjs "${base}" docs/screenshots
+node tests/browser/screenshots.mjs "${base}" docs/screenshots "${password}"
 # Palette PNGs are a third of the size and look the same for flat pages like these.
 if command -v pngquant >/dev/null; then
   pngquant --force --skip-if-larger --ext .png --quality 70-95 docs/screenshots/*.png || true

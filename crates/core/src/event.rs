@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::{LoginName, PasswordHash};
 use crate::appeal::{AppealOutcome, AppealSubject, OfficialRef};
 use crate::application::Verdict;
 use crate::attester::AttesterPublicKey;
@@ -474,6 +475,22 @@ pub enum Event {
         /// The fallback models, possibly none.
         fallbacks: Vec<ModelName>,
     },
+    /// A login account was created for an actor (the web portals' password credential).
+    AccountCreated {
+        /// The login name.
+        login: LoginName,
+        /// Who signs in through it.
+        holder: Actor,
+        /// The password's argon2id hash (PHC string); never published.
+        password_hash: PasswordHash,
+    },
+    /// An account was disabled: it can no longer sign in, and its sessions end.
+    AccountDisabled {
+        /// The login name.
+        login: LoginName,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Event {
@@ -513,6 +530,8 @@ impl Event {
             Event::LimitsSet { .. } => "limits_set",
             Event::DeploymentsSet { .. } => "deployments_set",
             Event::FallbacksSet { .. } => "fallbacks_set",
+            Event::AccountCreated { .. } => "account_created",
+            Event::AccountDisabled { .. } => "account_disabled",
         }
     }
 }
@@ -559,7 +578,7 @@ impl EventRecord {
     }
 
     /// The publishable form and the transparency-log entry: canonical JSON (keys sorted, no
-    /// whitespace) of `{"v":1, "seq", "at", "actor", "event"}`, with key and token hashes removed
+    /// whitespace) of `{"v":1, "seq", "at", "actor", "event"}`, with key, token and password hashes removed
     /// so nothing derived from a secret leaves the operator's store.
     ///
     /// An entry must fit a C2SP entry bundle ([`MAX_ENTRY_BYTES`]). When it would not (long
@@ -571,6 +590,7 @@ impl EventRecord {
         if let Some(map) = event.as_object_mut() {
             map.remove("key_hash");
             map.remove("token_hash");
+            map.remove("password_hash");
         }
         let render = |event: &serde_json::Value| {
             canonical_json(&serde_json::json!({

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //!
+//! - [`account`]: the portals' login accounts (a password credential bound to an actor).
 //! - [`ids`]: validated identifiers, [`Timestamp`], [`SecretHash`].
 //! - [`stage`]: the release stage machine.
 //! - [`policy`]: the Cedar schema, compiling criteria and directives, evaluation.
@@ -27,6 +28,7 @@
 //! - [`statistics`]: aggregate decision statistics per model, for the public register.
 #![deny(missing_docs)]
 
+pub mod account;
 pub mod appeal;
 pub mod application;
 pub mod attestation;

@@ -41,6 +41,8 @@ pub struct AppState {
     pub usage: Arc<crate::usage::Usage>,
     /// Passive health of deployments (failover).
     pub health: Arc<crate::upstream::health::Health>,
+    /// The portals' sessions and sign-in failures (in memory, per replica).
+    pub sessions: Arc<crate::routes::portal::session::Sessions>,
 }
 
 /// A JSON request body, whatever the `Content-Type` (clients such as `curl -d` send

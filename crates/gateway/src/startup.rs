@@ -141,6 +141,7 @@ impl Application {
             rate_limits: Arc::default(),
             usage: Arc::new(Usage::new(&settings.usage, engine.now())),
             health,
+            sessions: Arc::default(),
         };
         let probe_interval = Duration::from_secs(settings.failover.probe_interval_secs);
         let probe = (!probe_interval.is_zero()).then(|| state.clone());

@@ -9,10 +9,11 @@
 //!
 //! - `client`: the HTTP side: URLs, the bearer token, timeouts, error bodies to messages.
 //! - One module per resource, each with a `clap` subcommand enum and a `run` function:
-//!   `customer`, `key`, `authority`, `model` (with procedure and review), `criteria`,
+//!   `customer`, `key`, `authority`, `account`, `model` (with procedure and review), `criteria`,
 //!   `application`, `appeal`, `notice` (with the queue), `evidence`, `grant`, `directive`,
 //!   `events`, `attester`.
 
+mod account;
 mod appeal;
 mod application;
 mod attester;
@@ -82,6 +83,9 @@ enum AdminCommand {
     /// Authorities and their officials' role tokens.
     #[command(subcommand)]
     Authority(authority::AuthorityCommand),
+    /// Login accounts for the web portals: create, list, disable.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
     /// Models: register, list, show, change stage, replace upstream, set procedure, clear or
     /// object in review.
     #[command(subcommand)]
@@ -166,6 +170,7 @@ async fn dispatch(client: &Client, command: AdminCommand) -> anyhow::Result<Valu
         AdminCommand::Customer(command) => customer::run(client, command).await,
         AdminCommand::Key(command) => key::run(client, command).await,
         AdminCommand::Authority(command) => authority::run(client, command).await,
+        AdminCommand::Account(command) => account::run(client, command).await,
         AdminCommand::Model(command) => model::run(client, command).await,
         AdminCommand::Criteria(command) => criteria::run(client, command).await,
         AdminCommand::Application(command) => application::run(client, command).await,

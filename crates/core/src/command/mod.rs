@@ -4,6 +4,7 @@
 //! `handle` is pure: it reads the state and `now` and returns the events to persist, or a
 //! [`CommandError`] that names the problem. Nothing changes on error.
 
+use crate::account::{LoginName, PasswordHash};
 use crate::appeal::{AppealOutcome, AppealSubject};
 use crate::application::{IllegalApplicationTransitionError, Verdict};
 use crate::attester::{self, NewAttesterKey};
@@ -19,6 +20,7 @@ use crate::procedure::{Procedure, ReviewVerdict};
 use crate::stage::{IllegalTransitionError, StageTarget};
 use crate::state::State;
 
+mod account;
 mod appeal;
 mod application;
 mod directive;
@@ -312,6 +314,23 @@ pub enum Command {
         /// cycle through other models' chains.
         fallbacks: Vec<ModelName>,
     },
+    /// Create a login account (a password credential) for an existing actor. The provider for
+    /// anyone; a customer or an official for itself only.
+    CreateAccount {
+        /// The login name; never reused.
+        login: LoginName,
+        /// Who signs in through it.
+        holder: Actor,
+        /// The password's argon2id hash, made by the caller.
+        password_hash: PasswordHash,
+    },
+    /// Disable a login account for good. The provider, or the account's holder.
+    DisableAccount {
+        /// The login name.
+        login: LoginName,
+        /// Why (required).
+        reason: String,
+    },
 }
 
 /// The most deployments a model may have: each is a try on the request path when the ones
@@ -535,6 +554,10 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
             check_fallbacks(state, &model, &fallbacks)?;
             Event::FallbacksSet { model, fallbacks }
         }
+        Command::CreateAccount { login, holder, password_hash } => {
+            account::create(state, login, holder, password_hash)?
+        }
+        Command::DisableAccount { login, reason } => account::disable(state, login, reason)?,
     };
     Ok(vec![event])
 }
@@ -588,6 +611,12 @@ fn authorize(state: &State, actor: &Actor, command: &Command) -> Result<(), Comm
         (Actor::Customer { customer }, Command::RevokeKey { key_id, .. }) => {
             state.key_by_id(key_id.as_str()).is_some_and(|key| key.customer == *customer)
         }
+        // A customer or an official creates a login for itself only: never more power than the
+        // API key or role token it already holds.
+        (Actor::Customer { .. } | Actor::Authority { .. }, Command::CreateAccount { holder, .. }) => holder == actor,
+        (Actor::Customer { .. } | Actor::Authority { .. }, Command::DisableAccount { login, .. }) => {
+            state.accounts().get(login.as_str()).is_some_and(|account| account.holder == *actor)
+        }
         _ => false,
     };
     if allowed {
@@ -628,6 +657,8 @@ fn command_action(command: &Command) -> &'static str {
         Command::SetLimits { .. } => "set rate limits",
         Command::SetDeployments { .. } => "set deployments",
         Command::SetFallbacks { .. } => "set fallback chains",
+        Command::CreateAccount { .. } => "create an account for someone else",
+        Command::DisableAccount { .. } => "disable someone else's account",
     }
 }
 

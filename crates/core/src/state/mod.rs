@@ -403,6 +403,7 @@ pub struct State {
     applications: imbl::OrdMap<ApplicationId, Arc<Application>>,
     appeals: imbl::OrdMap<AppealId, Arc<Appeal>>,
     notices: imbl::Vector<Arc<Notice>>,
+    accounts: crate::account::Accounts,
 }
 
 /// A stored event could not be applied: the store holds something this version cannot read.
@@ -436,6 +437,7 @@ impl State {
             applications: imbl::OrdMap::new(),
             appeals: imbl::OrdMap::new(),
             notices: imbl::Vector::new(),
+            accounts: crate::account::Accounts::default(),
         }
     }
 
@@ -552,6 +554,11 @@ impl State {
     /// Notices, oldest first.
     pub fn notices(&self) -> impl DoubleEndedIterator<Item = &Arc<Notice>> {
         self.notices.iter()
+    }
+
+    /// The portals' login accounts.
+    pub fn accounts(&self) -> &crate::account::Accounts {
+        &self.accounts
     }
 
     /// Applies a stored event. Events were validated when they were accepted, so this only fails
@@ -811,6 +818,12 @@ impl State {
             Event::FallbacksSet { model, fallbacks } => {
                 let entry = self.models.get_mut(model).ok_or_else(|| fail(format!("no model `{model}`")))?;
                 Arc::make_mut(entry).fallbacks = Arc::from(fallbacks.as_slice());
+            }
+            Event::AccountCreated { login, holder, password_hash } => {
+                self.accounts.apply_created(login, holder, password_hash, record.at, &record.actor).map_err(fail)?;
+            }
+            Event::AccountDisabled { login, reason } => {
+                self.accounts.apply_disabled(login, reason, record.at).map_err(fail)?;
             }
             other => self.apply_process(record, other).map_err(fail)?,
         }

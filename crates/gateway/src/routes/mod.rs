@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod log;
 pub mod ops;
+pub mod portal;
 pub mod register;
 pub mod v1;
 
@@ -18,6 +19,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(log::router())
         .merge(register::router())
+        .merge(portal::router())
         .fallback(not_found)
         .with_state(state)
 }

@@ -22,6 +22,7 @@ mod log;
 mod mock_upstream;
 mod openapi;
 mod ops;
+mod portal;
 mod process;
 mod register;
 mod story;

@@ -19,7 +19,9 @@ use crate::helpers::{TestApp, spawn_app};
 /// `every_served_route_is_documented` fails. The demo upstream (`/demo-upstream/v1/…`, served
 /// only by `portcullis demo`) stands in for a model and is not part of the API. Nor are the
 /// public register's HTML pages (`routes/register/`, `/register/…`): they are for people, render
-/// the same data as the documented JSON reads, and are tested in `register.rs`.
+/// the same data as the documented JSON reads, and are tested in `register.rs`. Nor are the
+/// portals' sign-in and pages (`routes/portal/`: `/login`, `/logout`, `/portal/…`, `/console/…`),
+/// which submit the same commands as the documented writes and are tested in `portal.rs`.
 const ROUTES: &[(&str, &str)] = &[
     // routes/admin/mod.rs
     ("get", "/admin/v1/openapi.json"),
@@ -80,6 +82,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/admin/v1/models/{model}/deployments"),
     ("put", "/admin/v1/models/{model}/fallbacks"),
     ("get", "/admin/v1/deployments"),
+    ("post", "/admin/v1/accounts"),
+    ("get", "/admin/v1/accounts"),
+    ("post", "/admin/v1/accounts/{login}/disable"),
     // routes/v1/mod.rs
     ("post", "/v1/chat/completions"),
     ("post", "/v1/completions"),

@@ -366,7 +366,7 @@ async fn directives_log_index(app: &TestApp, id: &str) -> u64 {
     directive["log_index"].as_u64().unwrap()
 }
 
-async fn wait_for_checkpoint(app: &TestApp) {
+pub(crate) async fn wait_for_checkpoint(app: &TestApp) {
     for _ in 0..100 {
         let log = app.client.get(app.url("/admin/v1/log")).send().await.unwrap().json::<Value>().await.unwrap();
         let (_, ready) = app.admin(Method::GET, "/readyz", "", None).await;
@@ -382,12 +382,12 @@ fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
 /// Fails, saying how to install what is missing, when the browser test cannot run.
-fn preflight(browser: &std::path::Path) {
+pub(crate) fn preflight(browser: &std::path::Path) {
     let node = Command::new("node").arg("--version").output();
     assert!(
         node.is_ok_and(|o| o.status.success()),

@@ -214,7 +214,7 @@ pub async fn get_one(
 }
 
 /// Whether any citation of the document admits the actor.
-fn may_read(state: &GovState, actor: &Actor, sha256: &str) -> bool {
+pub(crate) fn may_read(state: &GovState, actor: &Actor, sha256: &str) -> bool {
     if let Actor::Authority { .. } = actor {
         return true;
     }

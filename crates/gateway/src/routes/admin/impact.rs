@@ -59,20 +59,32 @@ pub async fn post(
             DirectiveScope::Models { models }
         }
     };
-    let policies = CompiledPolicies::compile(snapshot.state().schema(), PolicyKind::Directive, &body.policies)
-        .map_err(ApiError::InvalidPolicy)?;
     let now = app.engine.now();
+    let (found, coverage) = compute(&app, snapshot, &scope, &body.policies, now).await?;
+    Ok(Json(impact_json(&scope, &found, coverage, now)))
+}
+
+/// What a candidate directive would cut at `now`: compiled exactly as an issued one, evaluated by
+/// the core against the snapshot and this replica's recent-request counters, off the async
+/// workers (one pass over every customer). The admin route and the authority console share it.
+pub(crate) async fn compute(
+    app: &AppState,
+    snapshot: std::sync::Arc<portcullis_core::Snapshot>,
+    scope: &DirectiveScope,
+    policies: &str,
+    now: Timestamp,
+) -> Result<(Impact, Coverage), ApiError> {
+    let policies = CompiledPolicies::compile(snapshot.state().schema(), PolicyKind::Directive, policies)
+        .map_err(ApiError::InvalidPolicy)?;
     let usage = app.usage.clone();
-    // One pass over every customer: off the async workers, so a large state does not stall the
-    // request path while it runs.
-    let (found, coverage, scope) = tokio::task::spawn_blocking(move || {
+    let scope = scope.clone();
+    tokio::task::spawn_blocking(move || {
         let (recent, coverage) = usage.recent(&snapshot, now);
         let found = impact(&snapshot, &Candidate { scope: &scope, policies: &policies }, &recent, now);
-        (found, coverage, scope)
+        (found, coverage)
     })
     .await
-    .map_err(|err| ApiError::Internal(err.into()))?;
-    Ok(Json(impact_json(&scope, &found, coverage, now)))
+    .map_err(|err| ApiError::Internal(err.into()))
 }
 
 /// `GET /admin/v1/directives/impact` (public): the directive whose id is `impact`, which the

@@ -3,6 +3,7 @@
 //! Every write goes through [`submit`]: authenticate the caller into an actor, hand the command
 //! to the core (which checks the role), wait until the events are durable, answer.
 
+mod accounts;
 mod appeals;
 mod applications;
 mod attesters;
@@ -13,10 +14,10 @@ mod directives;
 mod events;
 pub(crate) mod evidence;
 mod grants;
-mod impact;
+pub(crate) mod impact;
 pub(crate) mod limits;
 pub(crate) mod models;
-mod notices;
+pub(crate) mod notices;
 mod openapi;
 pub(crate) mod review;
 
@@ -83,6 +84,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/models/{model}/deployments", put(deployments::set_deployments))
         .route("/admin/v1/models/{model}/fallbacks", put(deployments::set_fallbacks))
         .route("/admin/v1/deployments", get(deployments::list))
+        .route("/admin/v1/accounts", post(accounts::create).get(accounts::list))
+        .route("/admin/v1/accounts/{login}/disable", post(accounts::disable))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
         // Documents are bigger than commands: their own limit, outside the one above.
         .route("/admin/v1/evidence", post(evidence::upload).layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES)))

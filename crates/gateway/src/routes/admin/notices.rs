@@ -67,16 +67,10 @@ pub async fn queue(State(app): State<AppState>, headers: HeaderMap) -> Result<Js
         return Err(ApiError::Forbidden(format!("{} has no review queue", caller.describe())));
     };
     let snapshot = app.engine.snapshot();
-    let state = snapshot.state();
     let now = app.engine.now();
-    let mut applications: Vec<_> =
-        state.applications().filter(|a| a.status.is_open()).filter(|a| a.quorum.includes(authority)).collect();
-    applications.sort_by_key(|a| (!a.overdue(now), a.due_at));
-    let mut appeals: Vec<_> = state.appeals().filter(|a| a.decision.is_none() && a.authority == *authority).collect();
-    appeals.sort_by_key(|a| (!a.overdue(now), a.due_at));
-    let reviews: Vec<serde_json::Value> = state
-        .models()
-        .filter(|m| m.stage == portcullis_core::Stage::Review)
+    let Queue { applications, appeals, reviews } = queue_of(snapshot.state(), authority, now);
+    let reviews: Vec<serde_json::Value> = reviews
+        .into_iter()
         .filter_map(|m| m.review.as_ref().map(|clock| (m, clock)))
         .map(|(m, clock)| crate::routes::admin::review::review_json(m, clock, now))
         .collect();
@@ -86,4 +80,30 @@ pub async fn queue(State(app): State<AppState>, headers: HeaderMap) -> Result<Js
         "appeals": appeals.into_iter().map(|a| appeal_json(a, now)).collect::<Vec<_>>(),
         "reviews": reviews,
     })))
+}
+
+/// An authority's work: what `GET /admin/v1/queue` and the authority console list.
+pub(crate) struct Queue<'a> {
+    /// Open applications of models whose sign-off quorum includes the authority, overdue first,
+    /// then by due date.
+    pub applications: Vec<&'a std::sync::Arc<portcullis_core::application::Application>>,
+    /// Pending appeals the authority decides, overdue first, then by due date.
+    pub appeals: Vec<&'a std::sync::Arc<portcullis_core::appeal::Appeal>>,
+    /// Models in review.
+    pub reviews: Vec<&'a std::sync::Arc<portcullis_core::state::Model>>,
+}
+
+/// The queue of `authority` at `now`.
+pub(crate) fn queue_of<'a>(
+    state: &'a portcullis_core::State,
+    authority: &portcullis_core::AuthorityId,
+    now: Timestamp,
+) -> Queue<'a> {
+    let mut applications: Vec<_> =
+        state.applications().filter(|a| a.status.is_open()).filter(|a| a.quorum.includes(authority)).collect();
+    applications.sort_by_key(|a| (!a.overdue(now), a.due_at));
+    let mut appeals: Vec<_> = state.appeals().filter(|a| a.decision.is_none() && a.authority == *authority).collect();
+    appeals.sort_by_key(|a| (!a.overdue(now), a.due_at));
+    let reviews = state.models().filter(|m| m.stage == portcullis_core::Stage::Review && m.review.is_some()).collect();
+    Queue { applications, appeals, reviews }
 }

@@ -25,7 +25,7 @@ mod entry;
 mod evidence;
 mod index;
 mod model;
-mod view;
+pub(crate) mod view;
 
 use std::sync::Arc;
 

@@ -1,0 +1,253 @@
+//! Sessions and sign-in failures, in memory, per replica.
+//!
+//! A session is a random 256-bit token held in an `HttpOnly`, `SameSite=Strict` cookie (and
+//! `Secure`, named `__Host-…`, when the gateway is served over https); the server keeps only its
+//! SHA-256, with the login it belongs to, its CSRF token and its expiry. Nothing here is an
+//! event: sessions are runtime state of one replica, like deployment health, so a restarted
+//! replica forgets them and a person signs in again. Behind a load balancer with several
+//! replicas, sign-ins need sticky sessions until sessions move into the shared store.
+//!
+//! Sign-in failures are counted per login name (known or not, so a lockout says nothing about
+//! whether an account exists): after [`MAX_FAILURES`] in a row the login is locked for
+//! [`LOCKOUT_MILLIS`], whatever password comes next.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use portcullis_core::account::LoginName;
+use portcullis_core::{SecretHash, Timestamp};
+
+use crate::routes::admin::new_secret;
+
+/// How long a session lasts after sign-in, whatever happens in between: a working day.
+pub const SESSION_LIFETIME_MILLIS: i64 = 8 * 3_600_000;
+
+/// Failed sign-ins in a row that lock a login.
+pub const MAX_FAILURES: u32 = 5;
+
+/// How long a locked login stays locked.
+pub const LOCKOUT_MILLIS: i64 = 15 * 60_000;
+
+/// The most sessions a replica keeps; past it, expired ones are dropped, then the oldest. Bounds
+/// memory against a flood of sign-ins (each needs a valid password, so this is generous).
+pub const MAX_SESSIONS: usize = 100_000;
+
+/// The most login names whose failures are tracked; past it, those neither locked nor failed
+/// within [`LOCKOUT_MILLIS`] are forgotten (a flood of made-up names cannot grow memory for good).
+pub const MAX_TRACKED_LOGINS: usize = 100_000;
+
+/// One signed-in session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The account signed in.
+    pub login: LoginName,
+    /// The token every form of this session carries (checked on every POST).
+    pub csrf: String,
+    /// When it ends.
+    pub expires_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Failures {
+    count: u32,
+    last_at: Timestamp,
+    locked_until: Option<Timestamp>,
+}
+
+/// Sessions and sign-in failures of this replica.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    sessions: Mutex<HashMap<SecretHash, Session>>,
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+/// A lock's end, when a login is locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Locked {
+    /// When sign-ins for the login are accepted again.
+    pub until: Timestamp,
+}
+
+impl Sessions {
+    /// Starts a session; returns the token for the cookie (the only copy) and the session.
+    pub fn start(&self, login: LoginName, now: Timestamp) -> (String, Session) {
+        let token = new_secret("");
+        let session = Session { login, csrf: new_secret(""), expires_at: now.plus_millis(SESSION_LIFETIME_MILLIS) };
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if sessions.len() >= MAX_SESSIONS {
+            sessions.retain(|_, s| s.expires_at > now);
+            if sessions.len() >= MAX_SESSIONS
+                && let Some(oldest) = sessions.iter().min_by_key(|(_, s)| s.expires_at).map(|(hash, _)| *hash)
+            {
+                sessions.remove(&oldest);
+            }
+        }
+        sessions.insert(SecretHash::of_secret(&token), session.clone());
+        (token, session)
+    }
+
+    /// The live session of a cookie's token, if any; an expired one is dropped.
+    pub fn get(&self, token: &str, now: Timestamp) -> Option<Session> {
+        let hash = SecretHash::of_secret(token);
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        match sessions.get(&hash) {
+            Some(session) if session.expires_at > now => Some(session.clone()),
+            Some(_) => {
+                sessions.remove(&hash);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Ends a session (sign-out).
+    pub fn end(&self, token: &str) {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner).remove(&SecretHash::of_secret(token));
+    }
+
+    /// Whether a login is locked now.
+    pub fn locked(&self, login: &str, now: Timestamp) -> Option<Locked> {
+        let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures.get(login).and_then(|f| f.locked_until).filter(|until| *until > now).map(|until| Locked { until })
+    }
+
+    /// Counts a failed sign-in; returns the lock when this failure locks the login.
+    pub fn failed(&self, login: &str, now: Timestamp) -> Option<Locked> {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        if failures.len() >= MAX_TRACKED_LOGINS {
+            failures.retain(|_, f| {
+                f.locked_until.is_some_and(|until| until > now) || f.last_at.plus_millis(LOCKOUT_MILLIS) > now
+            });
+        }
+        let entry = failures.entry(login.to_owned()).or_insert(Failures { count: 0, last_at: now, locked_until: None });
+        // A lock that has run out starts the count again.
+        if entry.locked_until.is_some_and(|until| until <= now) {
+            *entry = Failures { count: 0, last_at: now, locked_until: None };
+        }
+        entry.count = entry.count.saturating_add(1);
+        entry.last_at = now;
+        if entry.count >= MAX_FAILURES {
+            let until = now.plus_millis(LOCKOUT_MILLIS);
+            entry.locked_until = Some(until);
+            return Some(Locked { until });
+        }
+        None
+    }
+
+    /// Clears a login's failures after a successful sign-in.
+    pub fn succeeded(&self, login: &str) {
+        self.failures.lock().unwrap_or_else(PoisonError::into_inner).remove(login);
+    }
+}
+
+/// The cookie attributes and names for a gateway served at `public_base_url`.
+#[derive(Clone, Copy, Debug)]
+pub struct CookiePolicy {
+    /// Whether cookies are `Secure` (and named `__Host-…`): when served over https.
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    /// The policy for a public base URL.
+    pub fn for_base_url(public_base_url: &str) -> Self {
+        Self { secure: public_base_url.starts_with("https://") }
+    }
+
+    /// The session cookie's name.
+    pub fn session_name(self) -> &'static str {
+        if self.secure { "__Host-portcullis_session" } else { "portcullis_session" }
+    }
+
+    /// The sign-in form's CSRF cookie's name (before there is a session).
+    pub fn login_name(self) -> &'static str {
+        if self.secure { "__Host-portcullis_login" } else { "portcullis_login" }
+    }
+
+    /// A `Set-Cookie` value.
+    pub fn set(self, name: &str, value: &str, max_age_secs: i64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
+    }
+
+    /// A `Set-Cookie` value that deletes the cookie.
+    pub fn clear(self, name: &str) -> String {
+        self.set(name, "", 0)
+    }
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
+/// Compares two secrets in time that does not depend on where they first differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(name: &str) -> LoginName {
+        LoginName::parse(name).unwrap()
+    }
+
+    #[test]
+    fn sessions_expire_and_end() {
+        let sessions = Sessions::default();
+        let now = Timestamp::from_millis(1_000_000);
+        let (token, session) = sessions.start(login("acme-ops"), now);
+        assert_eq!(sessions.get(&token, now).map(|s| s.login), Some(login("acme-ops")));
+        assert_ne!(session.csrf, token);
+        assert!(sessions.get("nonsense", now).is_none());
+        assert!(sessions.get(&token, now.plus_millis(SESSION_LIFETIME_MILLIS)).is_none());
+        let (token, _) = sessions.start(login("acme-ops"), now);
+        sessions.end(&token);
+        assert!(sessions.get(&token, now).is_none());
+    }
+
+    #[test]
+    fn five_failures_lock_a_login_for_a_while() {
+        let sessions = Sessions::default();
+        let now = Timestamp::from_millis(1_000_000);
+        for _ in 1..MAX_FAILURES {
+            assert_eq!(sessions.failed("who", now), None);
+            assert_eq!(sessions.locked("who", now), None);
+        }
+        let until = now.plus_millis(LOCKOUT_MILLIS);
+        assert_eq!(sessions.failed("who", now), Some(Locked { until }));
+        assert_eq!(sessions.locked("who", now.plus_millis(LOCKOUT_MILLIS - 1)), Some(Locked { until }));
+        assert_eq!(sessions.locked("other", now), None);
+        assert_eq!(sessions.locked("who", until), None);
+        // After the lock, one failure does not lock again at once.
+        assert_eq!(sessions.failed("who", until), None);
+        sessions.succeeded("who");
+        assert_eq!(sessions.locked("who", until), None);
+    }
+
+    #[test]
+    fn cookies() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(axum::http::header::COOKIE, "a=1; portcullis_session=tok; b=".parse().unwrap());
+        assert_eq!(cookie(&headers, "portcullis_session"), Some("tok"));
+        assert_eq!(cookie(&headers, "b"), None);
+        assert_eq!(cookie(&headers, "c"), None);
+        let secure = CookiePolicy::for_base_url("https://gate.example");
+        assert_eq!(secure.session_name(), "__Host-portcullis_session");
+        assert_eq!(secure.set("n", "v", 60), "n=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=60; Secure");
+        assert!(!CookiePolicy::for_base_url("http://127.0.0.1:8080").set("n", "v", 1).contains("Secure"));
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "ab"));
+    }
+}
