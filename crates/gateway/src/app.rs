@@ -41,7 +41,8 @@ pub struct AppState {
     pub usage: Arc<crate::usage::Usage>,
     /// Passive health of deployments (failover).
     pub health: Arc<crate::upstream::health::Health>,
-    /// The portals' sessions and sign-in failures (in memory, per replica).
+    /// The portals' sessions (in the store, shared by replicas) and sign-in failures (per
+    /// replica).
     pub sessions: Arc<crate::routes::portal::session::Sessions>,
 }
 

@@ -79,12 +79,12 @@ impl Application {
         let initial = State::new(Arc::new(schema), attesters);
         let engine_signer = signer.clone();
         // Off the async runtime: the stores block (and PostgreSQL's client runs its own runtime).
-        let (engine, reader, served, evidence) = tokio::task::spawn_blocking(move || {
+        let (engine, reader, served, evidence, sessions) = tokio::task::spawn_blocking(move || {
             let opened = database.open().with_context(|| format!("failed to open the database `{database}`"))?;
             let engine = Engine::start(opened.events, initial, clock, engine_signer, replication)
                 .with_context(|| format!("refusing to start on `{database}`"))?;
             let served = opened.log.latest_checkpoint().context("failed to read the latest checkpoint")?;
-            anyhow::Ok((engine, opened.log, served, Arc::new(opened.evidence)))
+            anyhow::Ok((engine, opened.log, served, Arc::new(opened.evidence), opened.sessions))
         })
         .await
         .context("the start-up task failed")??;
@@ -141,7 +141,7 @@ impl Application {
             rate_limits: Arc::default(),
             usage: Arc::new(Usage::new(&settings.usage, engine.now())),
             health,
-            sessions: Arc::default(),
+            sessions: Arc::new(crate::routes::portal::session::Sessions::new(sessions)),
         };
         let probe_interval = Duration::from_secs(settings.failover.probe_interval_secs);
         let probe = (!probe_interval.is_zero()).then(|| state.clone());

@@ -26,13 +26,7 @@ pub struct EvidenceDocument {
 
 /// The evidence table of the database.
 pub struct EvidenceStore {
-    backend: Backend,
-}
-
-enum Backend {
-    // A std mutex: calls are short, blocking, and made from `spawn_blocking`.
-    Sqlite(Mutex<Connection>),
-    Postgres(Mutex<crate::postgres::PgConn>),
+    db: crate::Db,
 }
 
 impl EvidenceStore {
@@ -46,26 +40,21 @@ impl EvidenceStore {
         let connection = Connection::open(path)?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Self { backend: Backend::Sqlite(Mutex::new(connection)) })
+        Ok(Self { db: crate::Db::Sqlite(Mutex::new(connection)) })
     }
 
     /// The evidence table of a PostgreSQL store; it connects on first use and again after a
     /// lost connection.
     pub fn open_postgres(location: &crate::postgres::PgLocation) -> Self {
-        Self { backend: Backend::Postgres(Mutex::new(crate::postgres::PgConn::new(location.clone()))) }
+        Self { db: crate::Db::postgres(location) }
     }
 
-    /// Runs the SQLite or the PostgreSQL version of a statement.
     fn with<T>(
         &self,
         sqlite: impl FnOnce(&Connection) -> Result<T, StoreError>,
         postgres: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let poisoned = || StoreError::Log("the evidence store lock is poisoned".to_owned());
-        match &self.backend {
-            Backend::Sqlite(connection) => sqlite(&*connection.lock().map_err(|_| poisoned())?),
-            Backend::Postgres(connection) => postgres(connection.lock().map_err(|_| poisoned())?.client()?),
-        }
+        self.db.with(sqlite, postgres)
     }
 
     /// Stores a document; returns its digest and whether it was new.

@@ -18,6 +18,7 @@
 pub mod evidence;
 pub mod log;
 pub mod postgres;
+pub mod sessions;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use portcullis_translog::{NoteSigner, NoteVerifier};
 pub use evidence::{EvidenceDocument, EvidenceStore};
 pub use log::{LogReader, StoredCheckpoint};
 pub use postgres::{PgLocation, PgStore};
+pub use sessions::{SessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.
@@ -183,6 +185,8 @@ pub struct Opened {
     pub log: LogReader,
     /// Evidence documents.
     pub evidence: EvidenceStore,
+    /// Portal sign-in sessions.
+    pub sessions: SessionStore,
 }
 
 impl Location {
@@ -200,6 +204,7 @@ impl Location {
                     events: Box::new(events),
                     log: LogReader::open(path)?,
                     evidence: EvidenceStore::open(path)?,
+                    sessions: SessionStore::open(path)?,
                 })
             }
             Location::Postgres(location) => {
@@ -208,6 +213,7 @@ impl Location {
                     events: Box::new(events),
                     log: LogReader::open_postgres(location),
                     evidence: EvidenceStore::open_postgres(location),
+                    sessions: SessionStore::open_postgres(location),
                 })
             }
         }
@@ -220,6 +226,33 @@ impl std::fmt::Display for Location {
         match self {
             Location::Sqlite(path) => write!(f, "{}", path.display()),
             Location::Postgres(location) => write!(f, "{location}"),
+        }
+    }
+}
+
+/// One connection of either backend, for the small tables read and written outside the
+/// writer (evidence, sessions). A std mutex: calls are short, blocking, and made from
+/// `spawn_blocking`.
+pub(crate) enum Db {
+    Sqlite(std::sync::Mutex<rusqlite::Connection>),
+    Postgres(std::sync::Mutex<postgres::PgConn>),
+}
+
+impl Db {
+    pub(crate) fn postgres(location: &PgLocation) -> Self {
+        Db::Postgres(std::sync::Mutex::new(postgres::PgConn::new(location.clone())))
+    }
+
+    /// Runs the SQLite or the PostgreSQL version of a statement.
+    pub(crate) fn with<T>(
+        &self,
+        sqlite: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+        postgres: impl FnOnce(&mut ::postgres::Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let poisoned = || StoreError::Log("a store connection's lock is poisoned".to_owned());
+        match self {
+            Db::Sqlite(connection) => sqlite(&*connection.lock().map_err(|_| poisoned())?),
+            Db::Postgres(connection) => postgres(connection.lock().map_err(|_| poisoned())?.client()?),
         }
     }
 }

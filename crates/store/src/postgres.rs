@@ -54,6 +54,13 @@ const MIGRATIONS: &[&str] = &[
         uploaded_at BIGINT NOT NULL,
         uploaded_by TEXT   NOT NULL
     );",
+    "CREATE TABLE sessions (
+        token_hash TEXT   PRIMARY KEY,
+        login      TEXT   NOT NULL,
+        csrf       TEXT   NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX sessions_expiry ON sessions (expires_at);",
 ];
 
 /// Longest schema name accepted (the notify channel, `portcullis_<schema>`, must fit

@@ -40,6 +40,15 @@ const MIGRATIONS: &[&str] = &[
         uploaded_at INTEGER NOT NULL,
         uploaded_by TEXT    NOT NULL
     ) STRICT;",
+    // 4: portal sign-in sessions, by the SHA-256 of their cookie token (never the token).
+    // Shared by replicas with the rest of the store; expired rows are pruned on sign-in.
+    "CREATE TABLE sessions (
+        token_hash TEXT    PRIMARY KEY,
+        login      TEXT    NOT NULL,
+        csrf       TEXT    NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sessions_expiry ON sessions (expires_at);",
 ];
 
 /// Events in one SQLite file.

@@ -115,6 +115,19 @@ fn the_log_verifies_and_survives_reopening() {
     assert!(!opened.evidence.put("text/plain", b"hello", Timestamp::from_millis(2), "x").unwrap().1);
     assert_eq!(opened.evidence.get(&digest).unwrap().unwrap().bytes, b"hello");
     assert!(opened.evidence.contains(&digest).unwrap());
+    // Sessions: one replica's sign-in is valid on another; a sign-out ends it for both.
+    let now = Timestamp::from_millis(1_000);
+    let session = portcullis_store::SessionRecord {
+        login: "acme-ops".to_owned(),
+        csrf: "c".to_owned(),
+        expires_at: now.plus_millis(60_000),
+    };
+    opened.sessions.insert("h1", &session, now).unwrap();
+    let other = portcullis_store::SessionStore::open_postgres(&schema.0);
+    assert_eq!(other.get("h1", now).unwrap(), Some(session.clone()));
+    assert_eq!(other.get("h1", session.expires_at).unwrap(), None);
+    other.remove("h1").unwrap();
+    assert_eq!(opened.sessions.get("h1", now).unwrap(), None);
 }
 
 #[test]

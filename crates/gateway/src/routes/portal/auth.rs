@@ -84,13 +84,13 @@ impl FromRequestParts<AppState> for Signed {
         let policy = CookiePolicy::for_base_url(&app.public_base_url);
         let token = cookie(&parts.headers, policy.session_name()).ok_or_else(login_again)?;
         let now = app.engine.now();
-        let session = app.sessions.get(token, now).ok_or_else(login_again)?;
+        let session = app.sessions.get(token, now).await.map_err(PortalError::Page)?.ok_or_else(login_again)?;
         let snapshot = app.engine.snapshot();
         let actor = match snapshot.state().accounts().get(session.login.as_str()) {
             Some(account) if account.is_active() => account.holder.clone(),
             // Disabled since sign-in: the session ends here.
             _ => {
-                app.sessions.end(token);
+                app.sessions.end(token).await.map_err(PortalError::Page)?;
                 return Err(login_again());
             }
         };

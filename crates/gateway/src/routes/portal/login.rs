@@ -53,8 +53,10 @@ pub async fn logout(
 ) -> Response {
     let policy = CookiePolicy::for_base_url(&app.public_base_url);
     // `Posted` proved the cookie names a live session; end exactly that one.
-    if let Some(token) = cookie(&headers, policy.session_name()) {
-        app.sessions.end(token);
+    if let Some(token) = cookie(&headers, policy.session_name())
+        && let Err(err) = app.sessions.end(token).await
+    {
+        return PortalError::Page(err).into_response();
     }
     tracing::info!(login = %posted.signed.login, "portal sign-out");
     let mut response = see_other("/login?signed_out=1");
@@ -102,7 +104,7 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Result<Respo
         });
     };
     app.sessions.succeeded(&login_text);
-    let (token, _) = app.sessions.start(account.login.clone(), now);
+    let (token, _) = app.sessions.start(account.login.clone(), now).await?;
     tracing::info!(login = %account.login, actor = %account.holder.describe(), "portal sign-in");
     let mut response = see_other(next.as_deref().unwrap_or(home_of(&account.holder)));
     let cookies =

@@ -1,22 +1,26 @@
-//! Sessions and sign-in failures, in memory, per replica.
+//! Sessions (in the store) and sign-in failures (in memory, per replica).
 //!
 //! A session is a random 256-bit token held in an `HttpOnly`, `SameSite=Strict` cookie (and
-//! `Secure`, named `__Host-…`, when the gateway is served over https); the server keeps only its
-//! SHA-256, with the login it belongs to, its CSRF token and its expiry. Nothing here is an
-//! event: sessions are runtime state of one replica, like deployment health, so a restarted
-//! replica forgets them and a person signs in again. Behind a load balancer with several
-//! replicas, sign-ins need sticky sessions until sessions move into the shared store.
+//! `Secure`, named `__Host-…`, when the gateway is served over https); the store keeps only its
+//! SHA-256, with the login it belongs to, its CSRF token and its expiry, in its `sessions` table.
+//! So a session started on one replica is valid on every replica sharing the database, a
+//! sign-out ends it everywhere, and a restart signs no one out. Sessions are not events: they
+//! never reach the log.
 //!
 //! Sign-in failures are counted per login name (known or not, so a lockout says nothing about
 //! whether an account exists): after [`MAX_FAILURES`] in a row the login is locked for
-//! [`LOCKOUT_MILLIS`], whatever password comes next.
+//! [`LOCKOUT_MILLIS`], whatever password comes next. The count is per replica: behind N
+//! replicas an attacker gets at most N × [`MAX_FAILURES`] guesses per lockout period, each an
+//! argon2 verification.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use portcullis_core::account::LoginName;
 use portcullis_core::{SecretHash, Timestamp};
+use portcullis_store::{SessionRecord, SessionStore};
 
+use crate::error::ApiError;
 use crate::routes::admin::new_secret;
 
 /// How long a session lasts after sign-in, whatever happens in between: a working day.
@@ -27,10 +31,6 @@ pub const MAX_FAILURES: u32 = 5;
 
 /// How long a locked login stays locked.
 pub const LOCKOUT_MILLIS: i64 = 15 * 60_000;
-
-/// The most sessions a replica keeps; past it, expired ones are dropped, then the oldest. Bounds
-/// memory against a flood of sign-ins (each needs a valid password, so this is generous).
-pub const MAX_SESSIONS: usize = 100_000;
 
 /// The most login names whose failures are tracked; past it, those neither locked nor failed
 /// within [`LOCKOUT_MILLIS`] are forgotten (a flood of made-up names cannot grow memory for good).
@@ -54,10 +54,9 @@ struct Failures {
     locked_until: Option<Timestamp>,
 }
 
-/// Sessions and sign-in failures of this replica.
-#[derive(Debug, Default)]
+/// Sessions (stored) and this replica's sign-in failures.
 pub struct Sessions {
-    sessions: Mutex<HashMap<SecretHash, Session>>,
+    store: Arc<SessionStore>,
     failures: Mutex<HashMap<String, Failures>>,
 }
 
@@ -69,40 +68,63 @@ pub struct Locked {
 }
 
 impl Sessions {
+    /// Sessions kept in `store`.
+    pub fn new(store: SessionStore) -> Self {
+        Self { store: Arc::new(store), failures: Mutex::default() }
+    }
+
     /// Starts a session; returns the token for the cookie (the only copy) and the session.
-    pub fn start(&self, login: LoginName, now: Timestamp) -> (String, Session) {
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn start(&self, login: LoginName, now: Timestamp) -> Result<(String, Session), ApiError> {
         let token = new_secret("");
         let session = Session { login, csrf: new_secret(""), expires_at: now.plus_millis(SESSION_LIFETIME_MILLIS) };
-        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        if sessions.len() >= MAX_SESSIONS {
-            sessions.retain(|_, s| s.expires_at > now);
-            if sessions.len() >= MAX_SESSIONS
-                && let Some(oldest) = sessions.iter().min_by_key(|(_, s)| s.expires_at).map(|(hash, _)| *hash)
-            {
-                sessions.remove(&oldest);
-            }
-        }
-        sessions.insert(SecretHash::of_secret(&token), session.clone());
-        (token, session)
+        let record = SessionRecord {
+            login: session.login.as_str().to_owned(),
+            csrf: session.csrf.clone(),
+            expires_at: session.expires_at,
+        };
+        let hash = SecretHash::of_secret(&token).to_hex();
+        self.blocking(move |store| store.insert(&hash, &record, now)).await?;
+        Ok((token, session))
     }
 
-    /// The live session of a cookie's token, if any; an expired one is dropped.
-    pub fn get(&self, token: &str, now: Timestamp) -> Option<Session> {
-        let hash = SecretHash::of_secret(token);
-        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        match sessions.get(&hash) {
-            Some(session) if session.expires_at > now => Some(session.clone()),
-            Some(_) => {
-                sessions.remove(&hash);
-                None
-            }
-            None => None,
-        }
+    /// The live session of a cookie's token, if any.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn get(&self, token: &str, now: Timestamp) -> Result<Option<Session>, ApiError> {
+        let hash = SecretHash::of_secret(token).to_hex();
+        let record = self.blocking(move |store| store.get(&hash, now)).await?;
+        Ok(record.and_then(|record| {
+            // A login that no longer parses (never written by this code) is no session.
+            let login = LoginName::parse(&record.login).ok()?;
+            Some(Session { login, csrf: record.csrf, expires_at: record.expires_at })
+        }))
     }
 
-    /// Ends a session (sign-out).
-    pub fn end(&self, token: &str) {
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner).remove(&SecretHash::of_secret(token));
+    /// Ends a session (sign-out), on every replica.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn end(&self, token: &str) -> Result<(), ApiError> {
+        let hash = SecretHash::of_secret(token).to_hex();
+        self.blocking(move |store| store.remove(&hash)).await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SessionStore) -> Result<T, portcullis_store::StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|err| ApiError::Internal(err.into()))?
+            .map_err(|err| ApiError::Internal(err.into()))
     }
 
     /// Whether a login is locked now.
@@ -202,23 +224,31 @@ mod tests {
         LoginName::parse(name).unwrap()
     }
 
-    #[test]
-    fn sessions_expire_and_end() {
-        let sessions = Sessions::default();
+    fn sessions() -> (tempfile::TempDir, Sessions) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        drop(portcullis_store::SqliteStore::open(&path).unwrap());
+        let sessions = Sessions::new(SessionStore::open(&path).unwrap());
+        (dir, sessions)
+    }
+
+    #[tokio::test]
+    async fn sessions_expire_and_end() {
+        let (_dir, sessions) = sessions();
         let now = Timestamp::from_millis(1_000_000);
-        let (token, session) = sessions.start(login("acme-ops"), now);
-        assert_eq!(sessions.get(&token, now).map(|s| s.login), Some(login("acme-ops")));
+        let (token, session) = sessions.start(login("acme-ops"), now).await.unwrap();
+        assert_eq!(sessions.get(&token, now).await.unwrap().map(|s| s.login), Some(login("acme-ops")));
         assert_ne!(session.csrf, token);
-        assert!(sessions.get("nonsense", now).is_none());
-        assert!(sessions.get(&token, now.plus_millis(SESSION_LIFETIME_MILLIS)).is_none());
-        let (token, _) = sessions.start(login("acme-ops"), now);
-        sessions.end(&token);
-        assert!(sessions.get(&token, now).is_none());
+        assert!(sessions.get("nonsense", now).await.unwrap().is_none());
+        assert!(sessions.get(&token, now.plus_millis(SESSION_LIFETIME_MILLIS)).await.unwrap().is_none());
+        let (token, _) = sessions.start(login("acme-ops"), now).await.unwrap();
+        sessions.end(&token).await.unwrap();
+        assert!(sessions.get(&token, now).await.unwrap().is_none());
     }
 
     #[test]
     fn five_failures_lock_a_login_for_a_while() {
-        let sessions = Sessions::default();
+        let (_dir, sessions) = sessions();
         let now = Timestamp::from_millis(1_000_000);
         for _ in 1..MAX_FAILURES {
             assert_eq!(sessions.failed("who", now), None);
