@@ -170,6 +170,7 @@ pub trait ChangeFeed: Send {
 
 /// Where the database is: the embedded default, or PostgreSQL shared by replicas.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant, reason = "read once at start-up: its size does not matter")]
 pub enum Location {
     /// One SQLite file.
     Sqlite(PathBuf),
@@ -233,6 +234,7 @@ impl std::fmt::Display for Location {
 /// One connection of either backend, for the small tables read and written outside the
 /// writer (evidence, sessions). A std mutex: calls are short, blocking, and made from
 /// `spawn_blocking`.
+#[allow(clippy::large_enum_variant, reason = "one per table per process, long-lived: its size does not matter")]
 pub(crate) enum Db {
     Sqlite(std::sync::Mutex<rusqlite::Connection>),
     Postgres(std::sync::Mutex<postgres::PgConn>),

@@ -280,6 +280,7 @@ pub struct LogReader {
     backend: ReadBackend,
 }
 
+#[allow(clippy::large_enum_variant, reason = "one per process, long-lived: its size does not matter")]
 enum ReadBackend {
     // A std mutex: calls are short, blocking, and made from `spawn_blocking`.
     Sqlite(Mutex<Connection>),

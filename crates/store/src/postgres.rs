@@ -279,9 +279,8 @@ fn read_events(client: &mut impl GenericClient, after: u64, limit: usize) -> Res
 /// continue the stored sequence (INVARIANT log-size, as in SQLite).
 fn insert_events(client: &mut impl GenericClient, records: &[EventRecord]) -> Result<(), StoreError> {
     let tree_size = tree_size(client)?;
-    let mut expected = tree_size + 1;
     let (mut seqs, mut ats, mut kinds, mut texts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for record in records {
+    for (expected, record) in (tree_size + 1..).zip(records) {
         if record.seq != expected {
             return Err(StoreError::OutOfSequence { last: expected - 1, got: record.seq });
         }
@@ -292,7 +291,6 @@ fn insert_events(client: &mut impl GenericClient, records: &[EventRecord]) -> Re
         ats.push(record.at.as_millis());
         kinds.push(record.event.kind());
         texts.push(text);
-        expected += 1;
     }
     // One statement per table for the whole batch: a round trip per row would dominate.
     client.execute(

@@ -92,11 +92,17 @@ impl SessionStore {
             |client| {
                 let row = client
                     .query_opt("SELECT login, csrf, expires_at FROM sessions WHERE token_hash = $1", &[&token_hash])?;
-                Ok(row.map(|row| Ok::<_, postgres::Error>((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))).transpose()?)
+                Ok(row
+                    .map(|row| Ok::<_, postgres::Error>((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                    .transpose()?)
             },
         )?;
         Ok(found
-            .map(|(login, csrf, expires_at)| SessionRecord { login, csrf, expires_at: Timestamp::from_millis(expires_at) })
+            .map(|(login, csrf, expires_at)| SessionRecord {
+                login,
+                csrf,
+                expires_at: Timestamp::from_millis(expires_at),
+            })
             .filter(|session| session.expires_at > now))
     }
 
@@ -130,7 +136,8 @@ mod tests {
         let _store = crate::SqliteStore::open(&path).unwrap();
         let sessions = SessionStore::open(&path).unwrap();
         let now = Timestamp::from_millis(1_000);
-        let record = SessionRecord { login: "acme-ops".to_owned(), csrf: "c".to_owned(), expires_at: now.plus_millis(10) };
+        let record =
+            SessionRecord { login: "acme-ops".to_owned(), csrf: "c".to_owned(), expires_at: now.plus_millis(10) };
         sessions.insert("h1", &record, now).unwrap();
         assert_eq!(sessions.get("h1", now).unwrap(), Some(record.clone()));
         assert_eq!(sessions.get("h1", now.plus_millis(10)).unwrap(), None);
