@@ -29,6 +29,10 @@ pub struct Settings {
     /// The PostgreSQL schema to keep the tables in (created if missing); default `public`.
     #[serde(default)]
     pub database_schema: Option<String>,
+    /// With `sslmode=require` in `database_url`: a PEM file of the CA certificates that sign the
+    /// server's certificate (a managed service's bundle); default Mozilla's roots.
+    #[serde(default)]
+    pub database_ca_file: Option<PathBuf>,
     /// How replicas sharing a PostgreSQL database keep up with each other.
     #[serde(default)]
     pub replication: ReplicationSettings,
@@ -256,6 +260,7 @@ impl Default for Settings {
             database_path: None,
             database_url: None,
             database_schema: None,
+            database_ca_file: None,
             replication: ReplicationSettings::default(),
             public_base_url: None,
             schema_path: None,
@@ -301,10 +306,14 @@ impl Settings {
     pub fn database(&self) -> Result<portcullis_store::Location, portcullis_store::StoreError> {
         use secrecy::ExposeSecret as _;
         match &self.database_url {
-            Some(url) => Ok(portcullis_store::Location::Postgres(portcullis_store::PgLocation::parse(
-                url.expose_secret(),
-                self.database_schema.as_deref(),
-            )?)),
+            Some(url) => {
+                let mut location =
+                    portcullis_store::PgLocation::parse(url.expose_secret(), self.database_schema.as_deref())?;
+                if let Some(ca) = &self.database_ca_file {
+                    location = location.with_ca_file(ca)?;
+                }
+                Ok(portcullis_store::Location::Postgres(location))
+            }
             None => Ok(portcullis_store::Location::Sqlite(self.database_path())),
         }
     }

@@ -41,7 +41,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
     /// PostgreSQL reported an error, or could not be reached.
-    #[error("PostgreSQL error: {0}")]
+    #[error("PostgreSQL error: {}", with_causes(.0))]
     Postgres(#[from] ::postgres::Error),
     /// The store's location is not usable (a malformed URL, a bad schema name).
     #[error("{0}")]
@@ -154,6 +154,22 @@ pub trait EventStore: Send {
     ///
     /// On a database error.
     fn store_cosigned(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+}
+
+/// An error and its causes, `: `-separated (the client's top-level message alone, e.g. "error
+/// performing TLS handshake", does not say what to fix).
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        let next = inner.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// Wakes a replica when another one has stored events.

@@ -18,6 +18,7 @@
 //! can share one database without touching each other.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_core::{EventRecord, Timestamp};
@@ -25,6 +26,7 @@ use portcullis_translog::tree::BoxError;
 use portcullis_translog::{Hash, NoteSigner, NoteVerifier};
 use postgres::fallible_iterator::FallibleIterator as _;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls};
+use rustls::ClientConfig;
 
 use crate::log::{LogSource, StoredCheckpoint, in_order, load_checked, log_error, new_hashes, next_checkpoint};
 use crate::{ChangeFeed, EventStore, StoreError};
@@ -72,6 +74,8 @@ const MAX_SCHEMA_LEN: usize = 40;
 pub struct PgLocation {
     config: postgres::Config,
     schema: String,
+    /// TLS, when the URL says `sslmode=require`; the server's certificate is always verified.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for PgLocation {
@@ -91,7 +95,8 @@ impl std::fmt::Display for PgLocation {
         };
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
         let database = self.config.get_dbname().unwrap_or("(default database)");
-        write!(f, "postgres://{host}:{port}/{database} (schema {})", self.schema)
+        let tls = if self.tls.is_some() { ", TLS" } else { "" };
+        write!(f, "postgres://{host}:{port}/{database} (schema {}{tls})", self.schema)
     }
 }
 
@@ -127,7 +132,33 @@ impl PgLocation {
                  underscores, starting with a letter or underscore"
             )));
         }
-        Ok(Self { config, schema })
+        // `require` (as managed services ask) means TLS with a verified certificate, against
+        // Mozilla's roots unless `with_ca_file` names the CA; otherwise plain TCP, as before.
+        let tls = matches!(config.get_ssl_mode(), postgres::config::SslMode::Require)
+            .then(|| tls_config(None))
+            .transpose()?
+            .map(Arc::new);
+        Ok(Self { config, schema, tls })
+    }
+
+    /// Verifies the server's certificate against the CA certificates in a PEM file (a managed
+    /// service's CA bundle) instead of Mozilla's roots. Needs `sslmode=require` in the URL.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Config`] when TLS is not asked for, or the file is unreadable or holds no
+    /// certificate.
+    pub fn with_ca_file(mut self, path: &std::path::Path) -> Result<Self, StoreError> {
+        if self.tls.is_none() {
+            return Err(StoreError::Config(format!(
+                "database_ca_file `{}` is set but database_url does not ask for TLS: add `sslmode=require`",
+                path.display()
+            )));
+        }
+        let pem = std::fs::read(path)
+            .map_err(|err| StoreError::Config(format!("cannot read database_ca_file `{}`: {err}", path.display())))?;
+        self.tls = Some(Arc::new(tls_config(Some((path, &pem)))?));
+        Ok(self)
     }
 
     /// The schema.
@@ -141,7 +172,12 @@ impl PgLocation {
     ///
     /// When the server cannot be reached or refuses the connection.
     pub fn connect(&self) -> Result<Client, StoreError> {
-        let mut client = self.config.connect(NoTls)?;
+        let mut client = match &self.tls {
+            Some(tls) => {
+                self.config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(ClientConfig::clone(tls)))?
+            }
+            None => self.config.connect(NoTls)?,
+        };
         client.batch_execute(&format!("SET search_path TO \"{}\"", self.schema))?;
         Ok(client)
     }
@@ -155,6 +191,35 @@ impl PgLocation {
     fn channel(&self) -> String {
         format!("portcullis_{}", self.schema)
     }
+}
+
+/// A TLS client configuration trusting the certificates of a PEM file, or Mozilla's roots.
+fn tls_config(ca: Option<(&std::path::Path, &[u8])>) -> Result<rustls::ClientConfig, StoreError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some((path, pem)) => {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|err| {
+                    StoreError::Config(format!("database_ca_file `{}` is not PEM: {err}", path.display()))
+                })?;
+                roots.add(cert).map_err(|err| {
+                    StoreError::Config(format!("database_ca_file `{}` holds a bad certificate: {err}", path.display()))
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(StoreError::Config(format!("database_ca_file `{}` holds no certificate", path.display())));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| StoreError::Config(format!("TLS set-up failed: {err}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// A connection that reconnects on the next use after it was lost.

@@ -255,3 +255,38 @@ fn bad_locations_are_named() {
     let err = PgStore::open(&PgLocation::parse("postgres://postgres@127.0.0.1:1/test", None).unwrap()).err().unwrap();
     assert!(err.to_string().starts_with("PostgreSQL error"), "{err}");
 }
+
+/// TLS with the server's certificate verified, against the machine's PostgreSQL, which Debian
+/// configures with `ssl = on` and a self-signed `localhost` certificate.
+#[test]
+fn tls_connections_verify_the_server() {
+    let ca = std::path::Path::new("/etc/ssl/certs/ssl-cert-snakeoil.pem");
+    let plain = PgLocation::parse(&url(), None).unwrap();
+    let ssl_on: String = plain.connect().unwrap().query_one("SHOW ssl", &[]).unwrap().get(0);
+    if ssl_on != "on" || !ca.exists() {
+        eprintln!("skipped: this PostgreSQL has no TLS set up (ssl = {ssl_on}, {} missing)", ca.display());
+        return;
+    }
+    let tls_url = "postgres://postgres@localhost:5432/test?sslmode=require";
+    let schema = format!("store_tls_{}", std::process::id());
+    // Mozilla's roots do not include a self-signed certificate: refused, saying why.
+    let err = PgLocation::parse(tls_url, Some(&schema)).unwrap().connect().err().unwrap().to_string();
+    assert!(err.contains("certificate"), "{err}");
+    // With the server's CA: connected, encrypted, and the store works.
+    let location = PgLocation::parse(tls_url, Some(&schema)).unwrap().with_ca_file(ca).unwrap();
+    assert!(location.to_string().ends_with("TLS)"), "{location}");
+    let mut store = PgStore::open(&location).unwrap();
+    store.append(&[record(1)]).unwrap();
+    let mut client = location.connect().unwrap();
+    let encrypted: bool =
+        client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).unwrap().get(0);
+    assert!(encrypted);
+    let _ = client.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"));
+    // A CA file without TLS asked for, or that is not PEM, is named.
+    let err = plain.clone().with_ca_file(ca).err().unwrap().to_string();
+    assert!(err.contains("add `sslmode=require`"), "{err}");
+    let not_pem = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(not_pem.path(), "hello").unwrap();
+    let err = PgLocation::parse(tls_url, None).unwrap().with_ca_file(not_pem.path()).err().unwrap().to_string();
+    assert!(err.contains("holds no certificate"), "{err}");
+}
