@@ -28,6 +28,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "pcp_replicas_test_token";
+const PASSWORD: &str = "correct horse battery staple";
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// How long anything that should happen "soon" may take before the test fails (generous: CI
 /// machines are slow; the figure that matters is measured by the benchmark).
@@ -324,6 +325,76 @@ token = "{TOKEN}"
     }
 }
 
+/// A form's hidden CSRF token.
+fn csrf_of(page: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let at = page.find(marker).unwrap_or_else(|| panic!("no csrf field: {page}")) + marker.len();
+    page[at..at + page[at..].find('"').unwrap()].to_owned()
+}
+
+/// A `Set-Cookie` value's `name=value`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+impl Cluster {
+    fn browser() -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    /// Signs in through replica `index`'s form; returns the session cookie (`name=value`).
+    async fn sign_in(&self, index: usize, login: &str) -> String {
+        let browser = Self::browser();
+        let form = browser.get(format!("{}/login", self.base(index))).send().await.unwrap();
+        let login_cookie = set_cookie(&form, "portcullis_login");
+        let csrf = csrf_of(&form.text().await.unwrap());
+        let answer = browser
+            .post(format!("{}/login", self.base(index)))
+            .header(reqwest::header::COOKIE, login_cookie)
+            .header(reqwest::header::ORIGIN, self.base(index))
+            .form(&[("csrf", csrf.as_str()), ("login", login), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 303, "sign-in refused");
+        set_cookie(&answer, "portcullis_session")
+    }
+
+    /// `GET /portal` on replica `index` with a session cookie: status and body.
+    async fn page(&self, index: usize, session: &str) -> (u16, String) {
+        let answer = Self::browser()
+            .get(format!("{}/portal", self.base(index)))
+            .header(reqwest::header::COOKIE, session)
+            .send()
+            .await
+            .unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    }
+
+    /// Signs out through replica `index`, with the CSRF token of a page of the session.
+    async fn sign_out(&self, index: usize, session: &str, page: &str) {
+        let answer = Self::browser()
+            .post(format!("{}/logout", self.base(index)))
+            .header(reqwest::header::COOKIE, session)
+            .header(reqwest::header::ORIGIN, self.base(index))
+            .form(&[("csrf", csrf_of(page))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 303, "sign-out refused");
+    }
+}
+
 #[tokio::test]
 async fn a_directive_posted_to_one_replica_is_enforced_by_every_replica() {
     let mut cluster = Cluster::new("directive");
@@ -353,6 +424,25 @@ async fn a_directive_posted_to_one_replica_is_enforced_by_every_replica() {
     for replica in 0..3 {
         cluster.chat_until(replica, &key, "frontier", "was served again", |status, _| status == 200).await;
     }
+
+    // A person signed in on one replica is signed in on all, and signing out ends it everywhere.
+    let (status, body) = cluster
+        .admin(
+            0,
+            reqwest::Method::POST,
+            "/admin/v1/accounts",
+            TOKEN,
+            Some(json!({ "login": "acme-ops", "password": PASSWORD, "holder": { "role": "customer", "customer": "acme" } })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let session = cluster.sign_in(1, "acme-ops").await;
+    let (status, page) = cluster.page(2, &session).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("acme"), "{page}");
+    cluster.sign_out(2, &session, &page).await;
+    let (status, _) = cluster.page(1, &session).await;
+    assert_eq!(status, 303, "the session outlived its sign-out on another replica");
 
     // One log: every replica comes to serve the same checkpoint, covering every event.
     let (_, events) = cluster.admin(1, reqwest::Method::GET, "/admin/v1/events?limit=1000", TOKEN, None).await;
