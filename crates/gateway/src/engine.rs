@@ -338,10 +338,10 @@ impl Writer {
     fn write(&self, store: &mut dyn EventStore, state: &mut State, batch: Vec<WriteJob>) {
         let now = self.clock.now();
         let started = Instant::now();
-        let mut records: Vec<EventRecord> = Vec::new();
         let mut outcomes: Vec<Result<std::ops::Range<usize>, EngineError>> = Vec::with_capacity(batch.len());
         let mut working: Option<State> = None;
         let mut caught_up = 0_usize;
+        let mut produced = 0_usize;
         let mut diverged: Option<String> = None;
         let stored = store.write(state.last_seq, &mut |newer| {
             // What other replicas stored first: this batch is decided on the latest state.
@@ -351,39 +351,48 @@ impl Writer {
                 return Vec::new();
             }
             let mut scratch = state.clone();
+            let mut records = Vec::new();
             for job in &batch {
                 outcomes.push(apply_command(&mut scratch, job, now, &mut records));
             }
+            produced = records.len();
             working = Some(scratch);
-            records.clone()
+            records
         });
-        if caught_up > 0 {
-            self.publish(state);
-        }
-        let failure = match (&stored, diverged) {
-            (Err(err), _) => Some(err.to_string()),
-            (Ok(()), Some(problem)) => Some(problem),
-            (Ok(()), None) => None,
+        let failure = match (stored, diverged) {
+            (Ok(records), None) => Ok(records),
+            (Err(err), _) => Err(err.to_string()),
+            (Ok(_), Some(problem)) => Err(problem),
         };
-        if let Some(problem) = failure {
-            // Nothing of this batch was stored: fail every command that produced events, and
-            // keep serving the state as of the last stored event.
-            tracing::error!(error = %problem, events = records.len(), "failed to store events");
-            let mut outcomes = outcomes.into_iter();
-            for job in batch {
-                let answer = match outcomes.next() {
-                    Some(Err(refusal)) => Err(refusal),
-                    _ => Err(EngineError::Store(problem.clone())),
-                };
-                let _ = job.reply.send(answer);
+        let records = match failure {
+            Ok(records) => records,
+            Err(problem) => {
+                if caught_up > 0 {
+                    self.publish(state);
+                }
+                // Nothing of this batch was stored: fail every command that produced events, and
+                // keep serving the state as of the last stored event.
+                tracing::error!(error = %problem, events = produced, "failed to store events");
+                let mut outcomes = outcomes.into_iter();
+                for job in batch {
+                    let answer = match outcomes.next() {
+                        Some(Err(refusal)) => Err(refusal),
+                        _ => Err(EngineError::Store(problem.clone())),
+                    };
+                    let _ = job.reply.send(answer);
+                }
+                return;
             }
-            return;
-        }
+        };
         self.freshness.confirm(started);
-        if let Some(working) = working.filter(|_| !records.is_empty()) {
-            *state = working;
-            self.publish(state);
-            tracing::debug!(events = records.len(), last_seq = state.last_seq, "events committed");
+        match working.filter(|_| !records.is_empty()) {
+            Some(working) => {
+                *state = working;
+                self.publish(state);
+                tracing::debug!(events = records.len(), last_seq = state.last_seq, "events committed");
+            }
+            None if caught_up > 0 => self.publish(state),
+            None => {}
         }
         for (job, outcome) in batch.into_iter().zip(outcomes) {
             let answer = outcome.map(|range| records.get(range).map(<[EventRecord]>::to_vec).unwrap_or_default());

@@ -5,10 +5,9 @@
 //! bytes always have the same address, and a second upload of them changes nothing.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use portcullis_core::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use sha2::Digest;
 
 use crate::StoreError;
@@ -37,24 +36,13 @@ impl EvidenceStore {
     ///
     /// Fails when the file cannot be opened.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open(path)?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Self { db: crate::Db::Sqlite(Mutex::new(connection)) })
+        Ok(Self { db: crate::Db::sqlite(path)? })
     }
 
     /// The evidence table of a PostgreSQL store; it connects on first use and again after a
     /// lost connection.
     pub fn open_postgres(location: &crate::postgres::PgLocation) -> Self {
         Self { db: crate::Db::postgres(location) }
-    }
-
-    fn with<T>(
-        &self,
-        sqlite: impl FnOnce(&Connection) -> Result<T, StoreError>,
-        postgres: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.db.with(sqlite, postgres)
     }
 
     /// Stores a document; returns its digest and whether it was new.
@@ -70,7 +58,7 @@ impl EvidenceStore {
         uploaded_by: &str,
     ) -> Result<(String, bool), StoreError> {
         let sha256 = portcullis_core::ids::hex(&sha2::Sha256::digest(bytes));
-        let inserted = self.with(
+        let inserted = self.db.with(
             |connection| {
                 Ok(connection.execute(
                     "INSERT OR IGNORE INTO evidence (sha256, media_type, bytes, uploaded_at, uploaded_by)
@@ -95,7 +83,7 @@ impl EvidenceStore {
     ///
     /// Fails when the database does.
     pub fn get(&self, sha256: &str) -> Result<Option<EvidenceDocument>, StoreError> {
-        self.with(
+        self.db.with(
             |connection| {
                 Ok(connection
                     .query_row("SELECT media_type, bytes FROM evidence WHERE sha256 = ?1", params![sha256], |row| {
@@ -124,7 +112,7 @@ impl EvidenceStore {
     ///
     /// Fails when the database does.
     pub fn contains(&self, sha256: &str) -> Result<bool, StoreError> {
-        self.with(
+        self.db.with(
             |connection| {
                 Ok(connection
                     .query_row("SELECT 1 FROM evidence WHERE sha256 = ?1", params![sha256], |_| Ok(()))

@@ -93,8 +93,9 @@ pub trait EventStore: Send {
     /// Takes the lock (held until commit, so writers on several replicas take turns), reads the
     /// events stored after `known` (written by other replicas since this one last looked), hands
     /// them to `batch`, and appends the events `batch` returns, which must continue the sequence
-    /// after those. When this returns `Err`, nothing `batch` returned is stored, but the events it
-    /// was handed are: they were committed by another writer.
+    /// after those, and hands them back once stored (moved, not copied). When this returns
+    /// `Err`, nothing `batch` returned is stored, but the events it was handed are: they were
+    /// committed by another writer.
     ///
     /// # Errors
     ///
@@ -103,7 +104,7 @@ pub trait EventStore: Send {
         &mut self,
         known: u64,
         batch: &mut dyn FnMut(Vec<EventRecord>) -> Vec<EventRecord>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Vec<EventRecord>, StoreError>;
 
     /// The sequence number of the last stored event (0 when there is none).
     ///
@@ -154,6 +155,43 @@ pub trait EventStore: Send {
     ///
     /// On a database error.
     fn store_cosigned(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+}
+
+/// One row of the `events` table, as both backends store it.
+pub(crate) struct EventRow {
+    pub(crate) seq: i64,
+    pub(crate) at: i64,
+    /// A copy of the event's kind, for operators querying by hand.
+    pub(crate) kind: &'static str,
+    /// The canonical stored JSON of the whole record.
+    pub(crate) record: String,
+}
+
+/// The rows of `records`, checked to continue a log of `tree_size` events (INVARIANT
+/// log-size: one leaf per event, so the tree size is the last sequence number).
+pub(crate) fn event_rows(tree_size: u64, records: &[EventRecord]) -> Result<Vec<EventRow>, StoreError> {
+    (tree_size + 1..)
+        .zip(records)
+        .map(|(expected, record)| {
+            let out_of_sequence = || StoreError::OutOfSequence { last: expected - 1, got: record.seq };
+            if record.seq != expected {
+                return Err(out_of_sequence());
+            }
+            let seq = i64::try_from(record.seq).map_err(|_| out_of_sequence())?;
+            let text = record.to_stored_json().map_err(|err| StoreError::Corrupt { seq, problem: err.to_string() })?;
+            Ok(EventRow { seq, at: record.at.as_millis(), kind: record.event.kind(), record: text })
+        })
+        .collect()
+}
+
+/// The event a stored row holds, checked to be the one its sequence number says.
+pub(crate) fn event_of_row(seq: i64, text: &str) -> Result<EventRecord, StoreError> {
+    let record =
+        EventRecord::from_stored_json(text).map_err(|err| StoreError::Corrupt { seq, problem: err.to_string() })?;
+    if i64::try_from(record.seq).ok() != Some(seq) {
+        return Err(StoreError::Corrupt { seq, problem: format!("row holds event {}", record.seq) });
+    }
+    Ok(record)
 }
 
 /// An error and its causes, `: `-separated (the client's top-level message alone, e.g. "error
@@ -257,6 +295,15 @@ pub(crate) enum Db {
 }
 
 impl Db {
+    /// A read-write connection to a SQLite file whose migrations have run: `synchronous = FULL`,
+    /// so an acknowledged write survives a crash.
+    pub(crate) fn sqlite(path: &std::path::Path) -> Result<Self, StoreError> {
+        let connection = rusqlite::Connection::open(path)?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        Ok(Db::Sqlite(std::sync::Mutex::new(connection)))
+    }
+
     pub(crate) fn postgres(location: &PgLocation) -> Self {
         Db::Postgres(std::sync::Mutex::new(postgres::PgConn::new(location.clone())))
     }

@@ -277,14 +277,7 @@ pub(crate) fn log_error(err: impl std::fmt::Display) -> StoreError {
 /// The read side of the log: its own connection, so serving tiles never waits for the writer
 /// (SQLite WAL lets readers proceed during a write; PostgreSQL readers never wait for writers).
 pub struct LogReader {
-    backend: ReadBackend,
-}
-
-#[allow(clippy::large_enum_variant, reason = "one per process, long-lived: its size does not matter")]
-enum ReadBackend {
-    // A std mutex: calls are short, blocking, and made from `spawn_blocking`.
-    Sqlite(Mutex<Connection>),
-    Postgres(Mutex<crate::postgres::PgConn>),
+    db: crate::Db,
 }
 
 impl LogReader {
@@ -299,27 +292,17 @@ impl LogReader {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         // Room for every statement this module prepares, including the hash-read ones.
         connection.set_prepared_statement_cache_capacity(64);
-        Ok(Self { backend: ReadBackend::Sqlite(Mutex::new(connection)) })
+        Ok(Self { db: crate::Db::Sqlite(Mutex::new(connection)) })
     }
 
     /// A reader of a PostgreSQL store; it connects on first use and again after a lost
     /// connection.
     pub fn open_postgres(location: &crate::postgres::PgLocation) -> Self {
-        Self { backend: ReadBackend::Postgres(Mutex::new(crate::postgres::PgConn::new(location.clone()))) }
+        Self { db: crate::Db::postgres(location) }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&dyn LogSource) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        match &self.backend {
-            ReadBackend::Sqlite(connection) => {
-                let connection = connection.lock().map_err(|_| log_error("the log reader lock is poisoned"))?;
-                f(&SqlHashes(&connection))
-            }
-            ReadBackend::Postgres(connection) => {
-                let mut connection = connection.lock().map_err(|_| log_error("the log reader lock is poisoned"))?;
-                let client = connection.client()?;
-                f(&crate::postgres::PgSource::new(client))
-            }
-        }
+    fn with<T>(&self, f: impl Fn(&dyn LogSource) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.db.with(|connection| f(&SqlHashes(connection)), |client| f(&crate::postgres::PgSource::new(client)))
     }
 
     /// The latest signed checkpoint.

@@ -345,17 +345,11 @@ fn read_events(client: &mut impl GenericClient, after: u64, limit: usize) -> Res
 fn insert_events(client: &mut impl GenericClient, records: &[EventRecord]) -> Result<(), StoreError> {
     let tree_size = tree_size(client)?;
     let (mut seqs, mut ats, mut kinds, mut texts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (expected, record) in (tree_size + 1..).zip(records) {
-        if record.seq != expected {
-            return Err(StoreError::OutOfSequence { last: expected - 1, got: record.seq });
-        }
-        let seq =
-            i64::try_from(record.seq).map_err(|_| StoreError::OutOfSequence { last: expected - 1, got: record.seq })?;
-        let text = record.to_stored_json().map_err(|err| StoreError::Corrupt { seq, problem: err.to_string() })?;
-        seqs.push(seq);
-        ats.push(record.at.as_millis());
-        kinds.push(record.event.kind());
-        texts.push(text);
+    for row in crate::event_rows(tree_size, records)? {
+        seqs.push(row.seq);
+        ats.push(row.at);
+        kinds.push(row.kind);
+        texts.push(row.record);
     }
     // One statement per table for the whole batch: a round trip per row would dominate.
     client.execute(
@@ -446,16 +440,16 @@ impl EventStore for PgStore {
         &mut self,
         known: u64,
         batch: &mut dyn FnMut(Vec<EventRecord>) -> Vec<EventRecord>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<EventRecord>, StoreError> {
         let channel = self.location.channel();
         self.locked(|transaction| {
             let newer = read_events(transaction, known, usize::MAX)?;
             let records = batch(newer);
-            if records.is_empty() {
-                return Ok(());
+            if !records.is_empty() {
+                insert_events(transaction, &records)?;
+                notify(transaction, &channel, &records)?;
             }
-            insert_events(transaction, &records)?;
-            notify(transaction, &channel, &records)
+            Ok(records)
         })
     }
 

@@ -5,10 +5,9 @@
 //! Sessions are not events: they are not governance and never reach the public log.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use portcullis_core::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
 use crate::StoreError;
 
@@ -35,10 +34,7 @@ impl SessionStore {
     ///
     /// Fails when the file cannot be opened.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open(path)?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Self { db: crate::Db::Sqlite(Mutex::new(connection)) })
+        Ok(Self { db: crate::Db::sqlite(path)? })
     }
 
     /// The sessions table of a PostgreSQL store.

@@ -101,22 +101,11 @@ fn insert_events(transaction: &Connection, records: &[EventRecord]) -> Result<()
     // INVARIANT (log-size): the log has exactly one leaf per stored event, so the tree
     // size is the last sequence number.
     let tree_size = crate::log::tree_size(transaction)?;
-    let mut expected = tree_size + 1;
     {
         let mut insert =
             transaction.prepare_cached("INSERT INTO events (seq, at, kind, record) VALUES (?1, ?2, ?3, ?4)")?;
-        for record in records {
-            if record.seq != expected {
-                return Err(StoreError::OutOfSequence { last: expected - 1, got: record.seq });
-            }
-            let text = record.to_stored_json().map_err(|err| StoreError::Corrupt {
-                seq: i64::try_from(record.seq).unwrap_or(-1),
-                problem: err.to_string(),
-            })?;
-            let seq = i64::try_from(record.seq)
-                .map_err(|_| StoreError::OutOfSequence { last: expected - 1, got: record.seq })?;
-            insert.execute(params![seq, record.at.as_millis(), record.event.kind(), text])?;
-            expected += 1;
+        for row in crate::event_rows(tree_size, records)? {
+            insert.execute(params![row.seq, row.at, row.kind, row.record])?;
         }
     }
     // INVARIANT (log-size): maintained here, in the events' own transaction.
@@ -134,12 +123,7 @@ pub(crate) fn read_events(connection: &Connection, after: u64, limit: usize) -> 
     let mut records = Vec::new();
     for row in rows {
         let (seq, text) = row?;
-        let record = EventRecord::from_stored_json(&text)
-            .map_err(|err| StoreError::Corrupt { seq, problem: err.to_string() })?;
-        if i64::try_from(record.seq).ok() != Some(seq) {
-            return Err(StoreError::Corrupt { seq, problem: format!("row holds event {}", record.seq) });
-        }
-        records.push(record);
+        records.push(crate::event_of_row(seq, &text)?);
     }
     Ok(records)
 }
@@ -160,7 +144,7 @@ impl EventStore for SqliteStore {
         &mut self,
         known: u64,
         batch: &mut dyn FnMut(Vec<EventRecord>) -> Vec<EventRecord>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<EventRecord>, StoreError> {
         // IMMEDIATE takes the write lock now, not at the first insert: what `batch` decides
         // from is still the latest when its events are stored.
         let transaction = self.connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -168,11 +152,11 @@ impl EventStore for SqliteStore {
         let newer = read_events(&transaction, known, usize::MAX)?;
         let records = batch(newer);
         if records.is_empty() {
-            return Ok(());
+            return Ok(records);
         }
         insert_events(&transaction, &records)?;
         transaction.commit()?;
-        Ok(())
+        Ok(records)
     }
 
     fn last_seq(&mut self) -> Result<u64, StoreError> {
