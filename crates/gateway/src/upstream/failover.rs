@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderValue, header};
 use bytes::Bytes;
 use portcullis_core::state::Model;
-use portcullis_core::{Decision, Deployment, decide};
+use portcullis_core::{Decision, Deployment};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::app::AppState;
@@ -93,19 +93,18 @@ pub(crate) async fn forward(
     }
     for (i, fallback_name) in model.fallbacks.iter().enumerate() {
         let Some(fallback) = caller.snapshot.state().model(fallback_name.as_str()) else { continue };
-        if let Err(stale) = app.engine.freshness().admit(fallback, caller.now) {
-            // Stale and gated: as refused as a denial, for the same reason as a direct request.
-            tracing::info!(model = %model.name, fallback = %fallback.name, "fallback refused: replica is stale");
-            if tries.denied_fallback.is_none() {
-                tries.denied_fallback = Some(stale);
-            }
-            continue;
-        }
         // INVARIANT (no-widening): decided like a direct request by the same caller.
-        let fallback_version = match decide(&caller.snapshot, &caller.customer, fallback, &caller.end_user, caller.now)
-        {
-            Decision::Allow(allowed) => allowed.criteria_version(),
-            Decision::Deny(denial) => {
+        let fallback_version = match caller.decide(app, fallback) {
+            Ok(Decision::Allow(allowed)) => allowed.criteria_version(),
+            Err(stale) => {
+                // Stale and gated: as refused as a denial, for the same reason as a direct request.
+                tracing::info!(model = %model.name, fallback = %fallback.name, "fallback refused: replica is stale");
+                if tries.denied_fallback.is_none() {
+                    tries.denied_fallback = Some(stale);
+                }
+                continue;
+            }
+            Ok(Decision::Deny(denial)) => {
                 tracing::info!(
                     customer = %caller.customer.id,
                     model = %model.name,

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::evidence::{Viewer, is_sha256_hex};
 use portcullis_core::{Actor, CustomerId, Disclosure, Evidence, State as GovState};
+use portcullis_store::EvidenceDocument;
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -203,14 +204,33 @@ pub async fn get_one(
             actor.describe()
         )));
     }
-    let store = app.evidence.clone();
-    let lookup = sha256.clone();
-    let document = tokio::task::spawn_blocking(move || store.get(&lookup))
-        .await
-        .map_err(internal)?
-        .map_err(internal)?
+    let document = fetch(&app, &sha256)
+        .await?
         .ok_or_else(|| ApiError::NotFound { message: format!("no evidence `{sha256}`"), code: "not_found" })?;
     Ok(([(header::CONTENT_TYPE, document.media_type)], document.bytes).into_response())
+}
+
+/// A stored document by digest, read off the async workers. Whoever calls it has checked that
+/// the reader may see it.
+pub(crate) async fn fetch(app: &AppState, sha256: &str) -> Result<Option<EvidenceDocument>, ApiError> {
+    let store = app.evidence.clone();
+    let lookup = sha256.to_owned();
+    tokio::task::spawn_blocking(move || store.get(&lookup)).await.map_err(internal)?.map_err(internal)
+}
+
+/// A document served to a browser from the gateway's own origin: whatever it is (an HTML page,
+/// an SVG), it runs no script here and is not sniffed into something else.
+pub(crate) fn sandboxed(document: EvidenceDocument, cache_control: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, document.media_type),
+            (header::CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (header::CACHE_CONTROL, cache_control.to_owned()),
+        ],
+        document.bytes,
+    )
+        .into_response()
 }
 
 /// Whether any citation of the document admits the actor.

@@ -3,13 +3,12 @@
 //! exists.
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use portcullis_core::evidence::{Viewer, is_sha256_hex};
 
 use crate::app::{ApiPath, AppState};
 use crate::error::ApiError;
-use crate::routes::admin::evidence::citations;
+use crate::routes::admin::evidence::{citations, fetch, sandboxed};
 use crate::routes::register::PageError;
 
 /// `GET /register/evidence/{sha256}`.
@@ -31,24 +30,7 @@ pub async fn get(State(app): State<AppState>, path: Result<ApiPath<String>, ApiE
     if !public {
         return Err(not_public().into());
     }
-    let store = app.evidence.clone();
-    let lookup = sha256.clone();
-    let document = tokio::task::spawn_blocking(move || store.get(&lookup))
-        .await
-        .map_err(|err| ApiError::Internal(err.into()))?
-        .map_err(|err| ApiError::Internal(anyhow::anyhow!("evidence store: {err}")))?
-        .ok_or_else(not_public)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, document.media_type),
-            // Uploaded by an authority, served from the register's origin: whatever it is (an
-            // HTML page, an SVG), it runs no script here and is not sniffed into something else.
-            (header::CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-            // Content-addressed: the bytes for a digest never change.
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_owned()),
-        ],
-        document.bytes,
-    )
-        .into_response())
+    let document = fetch(&app, &sha256).await?.ok_or_else(not_public)?;
+    // Content-addressed: the bytes for a digest never change.
+    Ok(sandboxed(document, "public, max-age=31536000, immutable"))
 }

@@ -11,7 +11,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
-use portcullis_core::{Decision, decide};
+use portcullis_core::Decision;
 
 use crate::app::AppState;
 use crate::auth;
@@ -89,9 +89,7 @@ async fn gate_and_forward(
         message: format!("the model `{}` does not exist", head.model),
         code: "model_not_found",
     })?;
-    // A replica that cannot confirm it is current refuses gated models (`replica.rs`).
-    app.engine.freshness().admit(model, c.now)?;
-    let decision = decide(snapshot, customer, model, &c.end_user, c.now);
+    let decision = c.decide(&app, model)?;
     app.metrics.decision_seconds.observe(started.elapsed().as_secs_f64());
     // Counted whatever the outcome: impact asks which of these the gate would admit today.
     app.usage.record(customer.customer_idx, model.model_idx, &c.end_user, c.now);

@@ -36,6 +36,24 @@ pub(crate) struct Caller {
     pub now: portcullis_core::Timestamp,
 }
 
+impl Caller {
+    /// The gate's decision for this caller on `model`, on this replica: refused first when the
+    /// replica cannot confirm it is current and the model is gated (`replica.rs`), then decided
+    /// by the core.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::error::ApiError::StaleState`] from the replica's freshness.
+    pub(crate) fn decide(
+        &self,
+        app: &AppState,
+        model: &portcullis_core::state::Model,
+    ) -> Result<portcullis_core::Decision, crate::error::ApiError> {
+        app.engine.freshness().admit(model, self.now)?;
+        Ok(portcullis_core::decide(&self.snapshot, &self.customer, model, &self.end_user, self.now))
+    }
+}
+
 /// Authenticates the API key and reads the attestation header.
 pub(crate) fn caller(
     app: &AppState,

@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use portcullis_core::Decision;
 use portcullis_core::state::Model;
-use portcullis_core::{Decision, decide};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -19,8 +19,7 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Jso
         .snapshot
         .state()
         .models()
-        .filter(|model| app.engine.freshness().admit(model, c.now).is_ok())
-        .filter(|model| matches!(decide(&c.snapshot, &c.customer, model, &c.end_user, c.now), Decision::Allow(_)))
+        .filter(|model| matches!(c.decide(&app, model), Ok(Decision::Allow(_))))
         .map(|model| model_object(model))
         .collect();
     Ok(Json(serde_json::json!({ "object": "list", "data": data })))
@@ -37,8 +36,7 @@ pub async fn get_one(
         message: format!("the model `{name}` does not exist"),
         code: "model_not_found",
     })?;
-    app.engine.freshness().admit(model, c.now)?;
-    match decide(&c.snapshot, &c.customer, model, &c.end_user, c.now) {
+    match c.decide(&app, model)? {
         Decision::Allow(_) => Ok(Json(model_object(model))),
         Decision::Deny(denial) => Err(denied(&app.public_base_url, &c.customer, model, &denial)),
     }

@@ -3,15 +3,14 @@
 //! (the admin API's own check, `may_read`).
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{Markup, html};
 use portcullis_core::evidence::{Viewer, is_sha256_hex};
 use portcullis_core::{Disclosure, Evidence};
 
 use crate::app::{ApiPath, AppState};
 use crate::error::ApiError;
-use crate::routes::admin::evidence::may_read;
+use crate::routes::admin::evidence::{fetch, may_read, sandboxed};
 use crate::routes::portal::PortalError;
 use crate::routes::portal::auth::Signed;
 use crate::routes::register::view::badge;
@@ -67,21 +66,6 @@ pub async fn get(
     if !may_read(signed.snapshot.state(), &signed.actor, &sha256) {
         return Err(hidden().into());
     }
-    let store = app.evidence.clone();
-    let lookup = sha256.clone();
-    let document = tokio::task::spawn_blocking(move || store.get(&lookup))
-        .await
-        .map_err(|err| ApiError::Internal(err.into()))?
-        .map_err(|err| ApiError::Internal(anyhow::anyhow!("evidence store: {err}")))?
-        .ok_or_else(hidden)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, document.media_type),
-            (header::CONTENT_SECURITY_POLICY, "sandbox".to_owned()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-            (header::CACHE_CONTROL, "private, no-store".to_owned()),
-        ],
-        document.bytes,
-    )
-        .into_response())
+    let document = fetch(&app, &sha256).await?.ok_or_else(hidden)?;
+    Ok(sandboxed(document, "private, no-store"))
 }
