@@ -11,45 +11,22 @@
 
 use std::collections::BTreeMap;
 
-use portcullis_core::{Actor, AuthorityId, Event, EventRecord, Timestamp};
+use portcullis_core::{EventRecord, Timestamp};
 use portcullis_store::{EventStore, LogReader, SqliteStore};
-use portcullis_translog::NoteSigner;
 use portcullis_translog::tile::{TilePath, tiles_for_size};
 use portcullis_translog::verify::{
     TrustPolicy, fetch_entry, verify_checkpoint, verify_consistency, verify_inclusion, verify_tiles,
 };
 use rusqlite::Connection;
 
-const ORIGIN: &str = "example.org/portcullis-test";
+mod common;
 
-fn signer() -> NoteSigner {
-    NoteSigner::from_seed(ORIGIN, &[9; 32]).unwrap()
-}
-
-fn record(seq: u64) -> EventRecord {
-    EventRecord {
-        seq,
-        at: Timestamp::from_millis(1_000 + i64::try_from(seq).unwrap()),
-        actor: Actor::Provider { name: "ops".to_owned() },
-        event: Event::AuthorityRegistered {
-            authority: AuthorityId::parse(&format!("a{seq}")).unwrap(),
-            name: "A".to_owned(),
-        },
-    }
-}
+use common::{fill, record, signer};
 
 /// A store with `n` events appended in batches of various sizes.
 fn store_with(dir: &tempfile::TempDir, n: u64) -> SqliteStore {
     let mut store = SqliteStore::open(&dir.path().join("p.db")).unwrap();
-    let mut seq = 1;
-    let mut batch = 1;
-    while seq <= n {
-        let end = (seq + batch).min(n + 1);
-        let records: Vec<EventRecord> = (seq..end).map(record).collect();
-        store.append(&records).unwrap();
-        seq = end;
-        batch = batch * 3 % 97 + 1;
-    }
+    fill(&mut store, n);
     store
 }
 

@@ -14,35 +14,20 @@
 
 use std::time::Duration;
 
-use portcullis_core::{Actor, AuthorityId, Event, EventRecord, Timestamp};
+use portcullis_core::{EventRecord, Timestamp};
 use portcullis_store::{EventStore, Location, PgLocation, PgStore, StoreError};
-use portcullis_translog::NoteSigner;
 use portcullis_translog::tile::tiles_for_size;
 use portcullis_translog::verify::{TrustPolicy, verify_checkpoint, verify_tiles};
 
-const ORIGIN: &str = "example.org/portcullis-test";
+mod common;
+
+use common::{fill, record, signer};
 
 fn url() -> String {
     std::env::var("PORTCULLIS_TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-fn signer() -> NoteSigner {
-    NoteSigner::from_seed(ORIGIN, &[9; 32]).unwrap()
-}
-
-fn record(seq: u64) -> EventRecord {
-    EventRecord {
-        seq,
-        at: Timestamp::from_millis(1_000 + i64::try_from(seq).unwrap()),
-        actor: Actor::Provider { name: "ops".to_owned() },
-        event: Event::AuthorityRegistered {
-            authority: AuthorityId::parse(&format!("a{seq}")).unwrap(),
-            name: "A".to_owned(),
-        },
-    }
 }
 
 /// A fresh schema, dropped at the end.
@@ -69,14 +54,7 @@ impl Drop for Schema {
 
 fn store_with(schema: &Schema, n: u64) -> PgStore {
     let mut store = PgStore::open(&schema.0).unwrap();
-    let mut seq = 1;
-    let mut batch = 1;
-    while seq <= n {
-        let end = (seq + batch).min(n + 1);
-        store.append(&(seq..end).map(record).collect::<Vec<_>>()).unwrap();
-        seq = end;
-        batch = batch * 3 % 97 + 1;
-    }
+    fill(&mut store, n);
     store
 }
 

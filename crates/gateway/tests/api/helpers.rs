@@ -198,14 +198,10 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let (Some(url), Some(schema)) = (postgres_url(), self.settings.database_schema.clone()) {
-            // The sync client runs its own runtime: off the test's runtime thread.
-            let _ = std::thread::spawn(move || {
-                if let Ok(mut client) = postgres::Client::connect(&url, postgres::NoTls) {
-                    let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
-                }
-            })
-            .join();
+        if let Some(schema) = self.settings.database_schema.clone() {
+            let _ = self.on_postgres(move |client| {
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            });
         }
     }
 }
@@ -227,44 +223,44 @@ impl TestApp {
     /// Runs a statement on the app's database behind its back (tamper tests), whichever the
     /// backend.
     pub fn execute_sql(&self, sql: &str) {
-        match (postgres_url(), self.settings.database_schema.clone()) {
-            (Some(url), Some(schema)) => {
-                let sql = sql.to_owned();
-                std::thread::spawn(move || {
-                    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-                    client.batch_execute(&format!("SET search_path TO \"{schema}\"; {sql}")).unwrap();
-                })
-                .join()
-                .unwrap();
-            }
-            _ => {
-                let connection = rusqlite::Connection::open(self.settings.database_path()).unwrap();
-                connection.execute_batch(sql).unwrap();
-            }
+        let statement = sql.to_owned();
+        match self.on_postgres(move |client| client.batch_execute(&statement)) {
+            Some(done) => done.unwrap(),
+            None => rusqlite::Connection::open(self.settings.database_path()).unwrap().execute_batch(sql).unwrap(),
         }
     }
 
     /// Everything the database holds as bytes (to check that no secret is stored in clear).
     pub fn stored_bytes(&self) -> Vec<u8> {
-        match (postgres_url(), self.settings.database_schema.clone()) {
-            (Some(url), Some(schema)) => std::thread::spawn(move || {
-                let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-                client.batch_execute(&format!("SET search_path TO \"{schema}\"")).unwrap();
-                let mut out = Vec::new();
-                for row in client.query("SELECT record FROM events ORDER BY seq", &[]).unwrap() {
-                    out.extend_from_slice(row.get::<_, &str>(0).as_bytes());
-                }
-                out
-            })
-            .join()
-            .unwrap(),
-            _ => {
+        let records = self.on_postgres(|client| {
+            let rows = client.query("SELECT record FROM events ORDER BY seq", &[])?;
+            Ok(rows.iter().flat_map(|row| row.get::<_, &str>(0).as_bytes().to_vec()).collect::<Vec<u8>>())
+        });
+        match records {
+            Some(records) => records.unwrap(),
+            None => {
                 let path = self.settings.database_path();
                 let mut out = std::fs::read(&path).unwrap();
                 out.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
                 out
             }
         }
+    }
+
+    /// Runs `f` on a connection to the app's PostgreSQL schema (on its search path), or
+    /// returns `None` when the app runs on SQLite. On a thread of its own: the sync client runs
+    /// its own runtime, which must not start on the test's.
+    fn on_postgres<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> Option<Result<T, postgres::Error>> {
+        let (url, schema) = (postgres_url()?, self.settings.database_schema.clone()?);
+        let run = move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+            client.batch_execute(&format!("SET search_path TO \"{schema}\""))?;
+            f(&mut client)
+        };
+        Some(std::thread::spawn(run).join().unwrap())
     }
 }
 
