@@ -176,6 +176,14 @@ rss_kb() {
     echo "$total"
 }
 
+# Context switches (voluntary + involuntary) of every thread of a process and its children.
+ctx_switches() {
+    local pid
+    for pid in "$1" $(pgrep -P "$1" || true); do
+        cat /proc/"$pid"/task/*/status 2>/dev/null || true
+    done | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
+
 # "busy total" jiffies of one CPU from /proc/stat.
 cpu_jiffies() {
     awk -v cpu="cpu$1" '$1 == cpu { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
@@ -307,29 +315,31 @@ wrk_run() { # target connections seconds
         "${URL[$1]}/v1/chat/completions" -- "$KEYS" "$TMP/att-us.txt"
 }
 
-for level in c1 c16 sat; do
+for level in ${BENCH_LEVELS:-c1 c16 sat}; do
     case $level in
     c1) conns=1 ;;
     c16) conns=16 ;;
     sat) conns=$SAT_CONNECTIONS ;;
     esac
-    for target in mock nginx portcullis; do
+    for target in ${BENCH_TARGETS:-mock nginx portcullis}; do
         log "load: $target, $conns connection(s), ${WARMUP} s warm-up + ${DURATION} s"
         wait_quiet || NOISY_RUNS+=("$target c=$conns (before)")
         wrk_run "$target" "$conns" "$WARMUP" >/dev/null
         read -r server_busy0 server_total0 < <(cpu_jiffies "$SERVER_CPU")
         read -r loadgen_busy0 loadgen_total0 < <(cpu_jiffies "$LOADGEN_CPU")
+        ctx0=$(ctx_switches "${PID[$target]}")
         start_sampler
         out=$(wrk_run "$target" "$conns" "$DURATION")
         intruders=$(stop_sampler)
         read -r server_busy1 server_total1 < <(cpu_jiffies "$SERVER_CPU")
         read -r loadgen_busy1 loadgen_total1 < <(cpu_jiffies "$LOADGEN_CPU")
+        ctx1=$(ctx_switches "${PID[$target]}")
         result=$(grep '^WRK_RESULT ' <<<"$out") || die "no result from wrk: $out"
         [[ -z $intruders ]] || NOISY_RUNS+=("$target c=$conns ($intruders)")
         busy_server=$(awk -v b=$((server_busy1 - server_busy0)) -v t=$((server_total1 - server_total0)) 'BEGIN { printf "%.1f", 100 * b / t }')
         busy_loadgen=$(awk -v b=$((loadgen_busy1 - loadgen_busy0)) -v t=$((loadgen_total1 - loadgen_total0)) 'BEGIN { printf "%.1f", 100 * b / t }')
-        echo "kind=load target=$target level=$level conc=$conns rss_kb=$(rss_kb "${PID[$target]}") busy_server=$busy_server busy_loadgen=$busy_loadgen ${result#WRK_RESULT }" >>"$RESULTS"
-        log "  ${result#WRK_RESULT } server_cpu=${busy_server}% loadgen_cpu=${busy_loadgen}%"
+        echo "kind=load target=$target level=$level conc=$conns rss_kb=$(rss_kb "${PID[$target]}") busy_server=$busy_server busy_loadgen=$busy_loadgen ctx_switches=$((ctx1 - ctx0)) ${result#WRK_RESULT }" >>"$RESULTS"
+        log "  ${result#WRK_RESULT } server_cpu=${busy_server}% loadgen_cpu=${busy_loadgen}% ctx_switches=$((ctx1 - ctx0))"
     done
 done
 
@@ -362,7 +372,7 @@ declare -A SSE_URL=(
     [nginx]="http://127.0.0.1:$PROXY_PORT/demo-upstream/v1/chat/completions"
     [portcullis]="http://127.0.0.1:$PC_PORT/v1/chat/completions"
 )
-for target in mock nginx portcullis; do
+for target in ${BENCH_SSE_TARGETS-mock nginx portcullis}; do
     log "streaming: $target, $SSE_REQUESTS requests"
     wait_quiet || NOISY_RUNS+=("SSE $target (before)")
     # Warm-up with as many streams in flight as the measured run, so both connection pools

@@ -19,7 +19,9 @@ pub struct AppState {
     pub engine: Engine,
     /// Provider credentials (hashed).
     pub providers: ProviderCredentials,
-    /// The pooled upstream client.
+    /// The request path's pooled upstream client.
+    pub upstream: crate::upstream::UpstreamClient,
+    /// The client for everything else that calls out (the active probe; witnesses have theirs).
     pub http: reqwest::Client,
     /// Upstream concurrency bound ([`Limits::max_upstream_concurrency`]).
     pub upstream_slots: Arc<Semaphore>,

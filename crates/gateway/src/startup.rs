@@ -109,6 +109,11 @@ impl Application {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("failed to build the upstream HTTP client")?;
+        let upstream = crate::upstream::UpstreamClient::new(
+            Duration::from_secs(settings.limits.upstream_connect_timeout_secs),
+            UPSTREAM_IDLE_TIMEOUT,
+        )
+        .context("failed to build the upstream HTTP client")?;
         let transparency = Arc::new(Transparency {
             signer,
             reader,
@@ -130,6 +135,7 @@ impl Application {
         let state = AppState {
             engine: engine.clone(),
             providers: ProviderCredentials::from_config(&settings.provider_tokens),
+            upstream,
             http,
             upstream_slots: Arc::new(Semaphore::new(settings.limits.max_upstream_concurrency)),
             metrics,

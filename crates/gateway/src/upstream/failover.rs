@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::metrics::FailoverLabels;
 use crate::routes::v1::Caller;
 use crate::routes::v1::denial::denied;
+use crate::upstream::client::UpstreamResponse;
 use crate::upstream::health::{Availability, FailureReason};
 
 /// What the request path asks to forward.
@@ -52,7 +53,7 @@ pub enum Protocol {
 /// An upstream answer accepted for the client: from here on there is no switching.
 pub struct Served {
     /// The upstream's response, body not yet read.
-    pub response: reqwest::Response,
+    pub response: UpstreamResponse,
     /// The model that served (the requested one, or a fallback).
     pub model: Arc<Model>,
     /// Index of the deployment that served in `model.deployments`.
@@ -146,7 +147,7 @@ pub(crate) async fn forward(
 
 /// A successful try, before it is wrapped with the request's failover record.
 struct Attempted {
-    response: reqwest::Response,
+    response: UpstreamResponse,
     model: Arc<Model>,
     deployment_idx: usize,
     criteria_version: u32,
@@ -310,35 +311,35 @@ async fn attempt(
     deployment: &Deployment,
     request: &ForwardRequest<'_>,
     pass_through: bool,
-) -> Result<reqwest::Response, Failure> {
+) -> Result<UpstreamResponse, Failure> {
     let upstream = &deployment.upstream;
     let unreachable =
         |reason, message: String| Failure { reason, status: None, error: ApiError::UpstreamUnreachable(message) };
-    let url = app.upstream_urls.get(&upstream.base_url, request.path).map_err(|error| Failure {
+    let target = app.upstream_urls.get(&upstream.base_url, request.path).map_err(|error| Failure {
         reason: FailureReason::Unreachable,
         status: None,
         error,
     })?;
     // The upstream knows the model by its deployment's name for it, or by the served model's
     // public name (which differs from the requested one after a fallback).
-    let target = upstream.upstream_model.as_deref().unwrap_or(model.name.as_str());
-    let body = if target == request.requested {
+    let upstream_model = upstream.upstream_model.as_deref().unwrap_or(model.name.as_str());
+    let body = if upstream_model == request.requested {
         request.body.clone()
     } else {
-        rewrite_model(request.body, target).map_err(|error| Failure {
+        rewrite_model(request.body, upstream_model).map_err(|error| Failure {
             reason: FailureReason::Unreachable,
             status: None,
             error,
         })?
     };
-    let mut builder = app.http.post(url).header(header::CONTENT_TYPE, "application/json").body(body);
+    let mut builder = axum::http::Request::post(target.uri).header(header::CONTENT_TYPE, "application/json");
     if let Some(accept) = request.accept {
         builder = builder.header(header::ACCEPT, accept);
     }
     for (name, value) in request.pass_headers {
         builder = builder.header(*name, value);
     }
-    if let Some(variable) = &upstream.api_key_env {
+    let credential = if let Some(variable) = &upstream.api_key_env {
         let Ok(key) = std::env::var(variable) else {
             return Err(unreachable(
                 FailureReason::MissingKey,
@@ -348,20 +349,39 @@ async fn attempt(
                 ),
             ));
         };
-        builder = match request.protocol {
-            Protocol::OpenAi => builder.bearer_auth(key),
-            Protocol::Anthropic => builder.header("x-api-key", key),
+        let (name, value) = match request.protocol {
+            Protocol::OpenAi => (header::AUTHORIZATION, format!("Bearer {key}")),
+            Protocol::Anthropic => (header::HeaderName::from_static("x-api-key"), key),
         };
+        let Ok(mut value) = HeaderValue::try_from(value) else {
+            return Err(unreachable(
+                FailureReason::MissingKey,
+                format!(
+                    "the API key of model `{}` in the environment variable `{variable}` is not a valid header value",
+                    model.name
+                ),
+            ));
+        };
+        value.set_sensitive(true);
+        Some((name, value))
+    } else {
+        target.basic_auth.map(|value| (header::AUTHORIZATION, value))
+    };
+    if let Some((name, value)) = credential {
+        builder = builder.header(name, value);
     }
+    let upstream_request = builder.body(http_body_util::Full::new(body)).map_err(|err| Failure {
+        reason: FailureReason::Unreachable,
+        status: None,
+        error: ApiError::Internal(err.into()),
+    })?;
     let timeout = Duration::from_secs(app.limits.upstream_timeout_secs);
     let started = Instant::now();
-    let response = match tokio::time::timeout(timeout, builder.send()).await {
+    let response = match tokio::time::timeout(timeout, app.upstream.send(upstream_request)).await {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
-            // `without_url`: an upstream URL may carry credentials in its user-info part.
-            let err = err.without_url();
             tracing::warn!(model = %model.name, deployment = %deployment.name, error = %err, "upstream request failed");
-            return Err(if err.is_timeout() {
+            return Err(if err.timed_out {
                 Failure {
                     reason: FailureReason::Timeout,
                     status: None,

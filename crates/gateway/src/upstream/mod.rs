@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - `client.rs`: the request path's pooled HTTP client (hyper, rustls).
 //! - `urls.rs`: parsed upstream URLs, cached per base URL.
 //! - `health.rs`: passive health per deployment (ejected after consecutive failures, cut off
 //!   after a revocation), per replica and in memory.
@@ -9,9 +10,11 @@
 //!   deployments in order, then its fallback chain, each fallback decided like a direct request.
 //! - `probe.rs`: the optional active probe of ejected and cut-off deployments.
 
+pub mod client;
 pub mod failover;
 pub mod health;
 pub mod probe;
 mod urls;
 
-pub use urls::UpstreamUrls;
+pub use client::UpstreamClient;
+pub use urls::{Target, UpstreamUrls};

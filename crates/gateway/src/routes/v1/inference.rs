@@ -143,7 +143,7 @@ async fn gate_and_forward(
     // Only when a token budget applies is the answer read for its `usage`.
     let mut tap = (applied.counts_tokens() && status.is_success())
         .then(|| crate::limits::UsageTap::new(app.rate_limits.clone(), applied, app.engine.clock(), is_event_stream));
-    let stream = response.bytes_stream().map(move |chunk| {
+    let stream = response.into_body().into_data_stream().map(move |chunk| {
         let _slot = &permit;
         if let (Some(tap), Ok(bytes)) = (tap.as_mut(), &chunk) {
             tap.observe(bytes);
@@ -160,7 +160,7 @@ async fn gate_and_forward(
                 // Once bytes have reached the client the status cannot change; end the stream
                 // with an SSE error event the client can see, instead of a silent cut.
                 failed = true;
-                tracing::warn!(model = %model_name, error = %err.without_url(), "upstream stream broke");
+                tracing::warn!(model = %model_name, error = %err, "upstream stream broke");
                 Ok(sse_error(protocol, &model_name))
             }
             Err(err) => Err(err),

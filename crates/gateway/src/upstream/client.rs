@@ -1,0 +1,106 @@
+//! The request path's upstream client: hyper's pooled HTTP/1.1 client, called directly.
+//!
+//! reqwest (still used off the request path, for witnesses and probes) is built on the same
+//! client but, per request, formatted the URL into a `Uri` and parsed it back (IDNA included) and
+//! ran its redirect layer even with redirects off: about a tenth of the gateway's CPU at
+//! saturation (BENCHMARKS.md §1). Here a request is built from a `Uri` parsed once per base URL
+//! (`urls.rs`) and a body that is the client's bytes (a reference count, no copy).
+//!
+//! Connections are kept alive per host and reused (`pool_idle_timeout`), with `TCP_NODELAY` so a
+//! request head and body are not held back by Nagle's algorithm; `https://` upstreams get rustls
+//! with Mozilla's roots (ring, as everywhere else in the workspace).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+/// A request to an upstream: the client's body, as received or with its model rewritten.
+pub type UpstreamRequest = axum::http::Request<Full<Bytes>>;
+
+/// An upstream's answer, its body not yet read.
+pub type UpstreamResponse = axum::http::Response<Incoming>;
+
+/// The pooled upstream client; cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct UpstreamClient {
+    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// Why a request got no answer. Its text never names the URL: an upstream URL may carry
+/// credentials.
+#[derive(Debug)]
+pub struct SendError {
+    /// The connection attempt timed out.
+    pub timed_out: bool,
+    /// What failed, cause by cause (e.g. `client error (Connect): tcp connect error: Connection
+    /// refused`).
+    pub message: String,
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl UpstreamClient {
+    /// A client that gives up connecting after `connect_timeout` and closes connections idle for
+    /// `idle_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// When rustls refuses its own default protocol versions (it does not; the error is typed
+    /// rather than unwrapped).
+    pub fn new(connect_timeout: Duration, idle_timeout: Duration) -> Result<Self, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        // The TLS layer above takes `https://`; this one must not refuse it.
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let inner = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(idle_timeout)
+            .pool_timer(TokioTimer::new())
+            .build(https);
+        Ok(Self { inner })
+    }
+
+    /// Sends `request` on a pooled connection (or a new one) and waits for the response head.
+    ///
+    /// # Errors
+    ///
+    /// When no connection could be made or the upstream closed it before answering.
+    pub async fn send(&self, request: UpstreamRequest) -> Result<UpstreamResponse, SendError> {
+        self.inner.request(request).await.map_err(|err| {
+            let mut message = err.to_string();
+            let mut timed_out = false;
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                timed_out |=
+                    cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            SendError { timed_out, message }
+        })
+    }
+}
