@@ -12,9 +12,28 @@ use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
-/// What every handler can reach; cheap to clone.
+/// What every handler can reach. Cloned for every request (axum's `State`), so it is one
+/// reference count: cloning the fields themselves was ~1% of the CPU at saturation.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<App>);
+
+impl AppState {
+    /// Shares `app` with every handler.
+    pub fn new(app: App) -> Self {
+        Self(Arc::new(app))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// The gateway's parts, behind [`AppState`].
+pub struct App {
     /// The governance writer and current snapshot.
     pub engine: Engine,
     /// Provider credentials (hashed).

@@ -132,7 +132,7 @@ impl Application {
             metrics.cut_off_deployments.clone(),
             metrics.ejected_deployments.clone(),
         ));
-        let state = AppState {
+        let state = AppState::new(crate::app::App {
             engine: engine.clone(),
             providers: ProviderCredentials::from_config(&settings.provider_tokens),
             upstream,
@@ -148,7 +148,7 @@ impl Application {
             usage: Arc::new(Usage::new(&settings.usage, engine.now())),
             health,
             sessions: Arc::new(crate::routes::portal::session::Sessions::new(sessions)),
-        };
+        });
         let probe_interval = Duration::from_secs(settings.failover.probe_interval_secs);
         let probe = (!probe_interval.is_zero()).then(|| state.clone());
         let mut router = crate::routes::router(state);

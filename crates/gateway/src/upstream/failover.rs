@@ -435,6 +435,10 @@ async fn attempt(
 /// Waits for an upstream slot; the wait counts against the upstream timeout, so a saturated
 /// gateway answers 503 rather than queueing callers without bound.
 async fn acquire_slot(app: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    // A free slot needs no timer: registering one per request cost more than the wait it bounds.
+    if let Ok(permit) = app.upstream_slots.clone().try_acquire_owned() {
+        return Ok(permit);
+    }
     let timeout = Duration::from_secs(app.limits.upstream_timeout_secs);
     match tokio::time::timeout(timeout, app.upstream_slots.clone().acquire_owned()).await {
         Ok(Ok(permit)) => Ok(permit),

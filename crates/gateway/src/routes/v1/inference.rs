@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
@@ -23,27 +23,23 @@ use crate::upstream::failover::Protocol;
 use crate::upstream::failover::{self, ForwardRequest};
 
 /// `POST /v1/chat/completions`.
-pub async fn chat_completions(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    gate_and_forward(app, "/chat/completions", Protocol::OpenAi, headers, body).await
+pub async fn chat_completions(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    gate_and_forward(app, "/chat/completions", Protocol::OpenAi, request).await
 }
 
 /// `POST /v1/completions`.
-pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    gate_and_forward(app, "/completions", Protocol::OpenAi, headers, body).await
+pub async fn completions(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    gate_and_forward(app, "/completions", Protocol::OpenAi, request).await
 }
 
 /// `POST /v1/embeddings`.
-pub async fn embeddings(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    gate_and_forward(app, "/embeddings", Protocol::OpenAi, headers, body).await
+pub async fn embeddings(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    gate_and_forward(app, "/embeddings", Protocol::OpenAi, request).await
 }
 
 /// `POST /v1/responses`.
-pub async fn responses(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    gate_and_forward(app, "/responses", Protocol::OpenAi, headers, body).await
+pub async fn responses(State(app): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    gate_and_forward(app, "/responses", Protocol::OpenAi, request).await
 }
 
 /// The only fields the gate reads from a request body; everything else passes through untouched.
@@ -54,8 +50,8 @@ struct RequestHead {
 
 /// `POST /v1/messages`: Anthropic's Messages API, through the same gate, limits and failover, to
 /// Anthropic-compatible upstreams; errors in Anthropic's shape.
-pub async fn messages(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match gate_and_forward(app, "/messages", Protocol::Anthropic, headers, body).await {
+pub async fn messages(State(app): State<AppState>, request: Request) -> Response {
+    match gate_and_forward(app, "/messages", Protocol::Anthropic, request).await {
         Ok(response) => response,
         Err(err) => crate::routes::v1::anthropic::error_response(err),
     }
@@ -64,13 +60,15 @@ pub async fn messages(State(app): State<AppState>, headers: HeaderMap, body: Bod
 /// The version of Anthropic's API sent upstream when the client names none.
 const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 
+// The whole request rather than axum's `HeaderMap` extractor, which clones the headers.
 async fn gate_and_forward(
     app: AppState,
     path: &'static str,
     protocol: Protocol,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     // Check the key before reading the body, so an anonymous client cannot make us buffer it;
     // the decision itself uses the snapshot current *after* the body arrived.
     let key_hash = auth::presented_key(&headers)?;
