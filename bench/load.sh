@@ -315,7 +315,7 @@ wrk_run() { # target connections seconds
         "${URL[$1]}/v1/chat/completions" -- "$KEYS" "$TMP/att-us.txt"
 }
 
-for level in ${BENCH_LEVELS:-c1 c16 sat}; do
+for level in ${BENCH_LEVELS-c1 c16 sat}; do
     case $level in
     c1) conns=1 ;;
     c16) conns=16 ;;

@@ -327,6 +327,40 @@ fn a_token_cached_as_valid_is_untrusted_after_its_key_is_revoked() {
 }
 
 #[test]
+fn the_attestation_cache_outlives_unrelated_events_but_not_a_change_of_attesters() {
+    let mut w = World::new();
+    w.run(&provider(), register("idv-api", "ID", Some(new_key("k1", 9, None))), T0);
+    let token = token("idv-api", 9);
+    let first = Snapshot::new(w.state.clone());
+    assert_eq!(status(&first, &token, T0), "valid");
+    assert_eq!(first.cached_attestations(), 1);
+
+    // A customer is created: nothing a verification depends on changed, the cache carries over.
+    let created = w.run(
+        &provider(),
+        Command::CreateCustomer {
+            customer: portcullis_core::CustomerId::parse("initech").unwrap(),
+            name: "Initech".to_owned(),
+            attributes: serde_json::Map::new(),
+        },
+        T0.plus_millis(1),
+    );
+    assert!(created.starts_with("ok"), "{created}");
+    let second = first.next(w.state.clone());
+    assert_eq!(second.cached_attestations(), 1);
+    assert_eq!(status(&second, &token, T0.plus_millis(2)), "valid");
+
+    // The key that signed it is revoked: the next snapshot starts with an empty cache, and the
+    // very next request with the same token is refused.
+    w.run(&provider(), revoke_key("idv-api", "k1", "leaked"), T0.plus_millis(3));
+    let third = second.next(w.state.clone());
+    assert_eq!(third.cached_attestations(), 0);
+    assert_eq!(status(&third, &token, T0.plus_millis(4)), "untrusted");
+    // The older snapshot, still read by requests in flight, keeps its own answer.
+    assert_eq!(status(&second, &token, T0.plus_millis(4)), "valid");
+}
+
+#[test]
 fn a_token_cached_as_valid_is_untrusted_once_its_key_expires() {
     let mut w = World::new();
     let not_after = T0.plus_millis(HOUR);
