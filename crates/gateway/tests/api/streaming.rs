@@ -54,6 +54,46 @@ async fn chunks_arrive_before_the_upstream_finishes() {
 }
 
 #[tokio::test]
+async fn a_whole_answer_keeps_its_length_and_a_stream_is_not_given_one() {
+    let app = spawn_app().await;
+    let story = app.seed_story().await;
+    // A raw HTTP/1.1 exchange: the framing itself is what is checked, not a client's reading of it.
+    let body = json!({ "model": "frontier", "messages": [{ "role": "user", "content": "hi" }] }).to_string();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {}\r\n\
+         Portcullis-Attestation: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        story.acme_key,
+        attestation(&["US"], None),
+        body.len()
+    );
+    let mut socket = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://")).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut socket, head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut socket, &mut raw).await.unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, answer) = raw.split_once("\r\n\r\n").unwrap();
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "a whole answer was sent chunked:\n{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .unwrap_or_else(|| panic!("no content-length:\n{head}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(length, answer.len());
+    assert!(answer.contains("chat.completion"), "{answer}");
+
+    // A stream: no length announced, since a broken upstream would make the gateway add an event.
+    let response = open_stream(&app, &story.acme_key, "whole").await;
+    assert!(response.headers().get("content-length").is_none());
+    let text = response.text().await.unwrap();
+    assert!(text.contains("[DONE]"), "{text}");
+}
+
+#[tokio::test]
 async fn a_broken_stream_ends_with_an_error_event() {
     let app = spawn_app().await;
     let story = app.seed_story().await;

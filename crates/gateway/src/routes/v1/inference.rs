@@ -9,7 +9,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use portcullis_core::Decision;
 
@@ -135,36 +134,12 @@ async fn gate_and_forward(
     let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
     let is_event_stream =
         content_type.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
-    let model_name = served_model.name.to_string();
-    // The permit travels with the body, so the slot is held until the last chunk is sent.
-    let mut failed = false;
     // Only when a token budget applies is the answer read for its `usage`.
-    let mut tap = (applied.counts_tokens() && status.is_success())
+    let tap = (applied.counts_tokens() && status.is_success())
         .then(|| crate::limits::UsageTap::new(app.rate_limits.clone(), applied, app.engine.clock(), is_event_stream));
-    let stream = response.into_body().into_data_stream().map(move |chunk| {
-        let _slot = &permit;
-        if let (Some(tap), Ok(bytes)) = (tap.as_mut(), &chunk) {
-            tap.observe(bytes);
-        }
-        chunk
-    });
-    let stream = stream.scan((), move |(), chunk| {
-        if failed {
-            return std::future::ready(None);
-        }
-        let item = match chunk {
-            Ok(bytes) => Ok(bytes),
-            Err(err) if is_event_stream => {
-                // Once bytes have reached the client the status cannot change; end the stream
-                // with an SSE error event the client can see, instead of a silent cut.
-                failed = true;
-                tracing::warn!(model = %model_name, error = %err, "upstream stream broke");
-                Ok(sse_error(protocol, &model_name))
-            }
-            Err(err) => Err(err),
-        };
-        std::future::ready(Some(item))
-    });
+    // The permit travels with the body, so the slot is held until the last chunk is sent.
+    let event_stream = is_event_stream.then(|| (protocol, served_model.name.to_string()));
+    let body = super::relay::Relay::new(response.into_body(), permit, tap, event_stream);
     let mut builder = Response::builder().status(status.as_u16());
     let deployment_name = failover::deployment_name(&served_model, deployment_idx);
     if let Some(content_type) = content_type {
@@ -184,7 +159,7 @@ async fn gate_and_forward(
             .header("x-portcullis-fallback-reason", reason.code())
             .header("x-portcullis-requested-model", model.name.as_str());
     }
-    builder.body(Body::from_stream(stream)).map_err(|err| ApiError::Internal(err.into()))
+    builder.body(Body::new(body)).map_err(|err| ApiError::Internal(err.into()))
 }
 
 /// Reads the body, refusing more than `limit` bytes with a 413 before or while reading.
@@ -203,7 +178,7 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     }
 }
 
-fn sse_error(protocol: Protocol, model: &str) -> Bytes {
+pub(super) fn sse_error(protocol: Protocol, model: &str) -> Bytes {
     if protocol == Protocol::Anthropic {
         return crate::routes::v1::anthropic::sse_error(model);
     }

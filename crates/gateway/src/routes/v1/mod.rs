@@ -4,6 +4,7 @@ pub(crate) mod anthropic;
 pub(crate) mod denial;
 mod inference;
 mod models;
+mod relay;
 
 use axum::Router;
 use axum::routing::{get, post};
