@@ -11,6 +11,9 @@ mod verify;
 
 use std::process::ExitCode;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// Portcullis: an OpenAI-compatible gateway that decides, on every call, whether this customer
