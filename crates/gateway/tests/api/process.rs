@@ -204,6 +204,12 @@ async fn review_application_directive_appeal_end_to_end() {
     };
     assert_eq!(read(&w.acme).await, 200);
     assert_eq!(read(&w.globex).await, 403);
+    // Whatever its media type, a document opened in a browser runs no script and is not sniffed.
+    let served =
+        app.client.get(app.url(&format!("/admin/v1/evidence/{sha256}"))).bearer_auth(&w.acme).send().await.unwrap();
+    assert_eq!(served.headers()["content-security-policy"], "sandbox");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(served.headers()["cache-control"], "private, no-store");
 
     // 3. A directive with a day's notice: announced now, in force tomorrow.
     let tomorrow = portcullis_core::Timestamp::from_millis(app.clock.now().as_millis() + 86_400_000).to_rfc3339();

@@ -207,7 +207,9 @@ pub async fn get_one(
     let document = fetch(&app, &sha256)
         .await?
         .ok_or_else(|| ApiError::NotFound { message: format!("no evidence `{sha256}`"), code: "not_found" })?;
-    Ok(([(header::CONTENT_TYPE, document.media_type)], document.bytes).into_response())
+    // The uploader chose the media type: whoever opens the link in a browser gets it sandboxed,
+    // as on the portal, and nothing keeps a copy of a document that may not be public.
+    Ok(sandboxed(document, "private, no-store"))
 }
 
 /// A stored document by digest, read off the async workers. Whoever calls it has checked that
