@@ -59,7 +59,11 @@
 # hard limit for the whole run), BENCH_SERVER_CPU (1), BENCH_LOADGEN_CPU (0), PORTCULLIS_BIN
 # (skip the build and use this binary), BENCH_KEEP=1 (keep the temp dir with logs and raw data),
 # BENCH_PERF=1 (after the measured runs, profile Portcullis at saturation with `perf`; implies
-# BENCH_KEEP=1).
+# BENCH_KEEP=1). For A/B runs of one case: BENCH_LEVELS ("c1 c16 sat"; empty: no load runs),
+# BENCH_TARGETS ("mock nginx portcullis"), BENCH_SSE_TARGETS ("mock nginx portcullis"; empty:
+# no streaming runs), e.g. BENCH_LEVELS=c16 BENCH_TARGETS=portcullis BENCH_SSE_TARGETS= with
+# PORTCULLIS_BIN pointing at each binary in turn. Each load run's progress line (stderr) also
+# gives the server's context switches (all its threads, voluntary and not) during the run.
 
 set -euo pipefail
 
