@@ -354,20 +354,25 @@ impl Cluster {
 
     /// Signs in through replica `index`'s form; returns the session cookie (`name=value`).
     async fn sign_in(&self, index: usize, login: &str) -> String {
+        let answer = self.try_sign_in(index, login, PASSWORD).await;
+        assert_eq!(answer.status().as_u16(), 303, "sign-in refused");
+        set_cookie(&answer, "portcullis_session")
+    }
+
+    /// Posts replica `index`'s sign-in form; the answer.
+    async fn try_sign_in(&self, index: usize, login: &str, password: &str) -> reqwest::Response {
         let browser = Self::browser();
         let form = browser.get(format!("{}/login", self.base(index))).send().await.unwrap();
         let login_cookie = set_cookie(&form, "portcullis_login");
         let csrf = csrf_of(&form.text().await.unwrap());
-        let answer = browser
+        browser
             .post(format!("{}/login", self.base(index)))
             .header(reqwest::header::COOKIE, login_cookie)
             .header(reqwest::header::ORIGIN, self.base(index))
-            .form(&[("csrf", csrf.as_str()), ("login", login), ("password", PASSWORD)])
+            .form(&[("csrf", csrf.as_str()), ("login", login), ("password", password)])
             .send()
             .await
-            .unwrap();
-        assert_eq!(answer.status().as_u16(), 303, "sign-in refused");
-        set_cookie(&answer, "portcullis_session")
+            .unwrap()
     }
 
     /// `GET /portal` on replica `index` with a session cookie: status and body.
@@ -443,6 +448,16 @@ async fn a_directive_posted_to_one_replica_is_enforced_by_every_replica() {
     cluster.sign_out(2, &session, &page).await;
     let (status, _) = cluster.page(1, &session).await;
     assert_eq!(status, 303, "the session outlived its sign-out on another replica");
+    // Failed sign-ins add up across replicas: five wrong passwords spread over the three lock
+    // the login on all of them, even for the right password.
+    for replica in [0, 1, 2, 0] {
+        assert_eq!(cluster.try_sign_in(replica, "acme-ops", "wrong password").await.status().as_u16(), 401);
+    }
+    assert_eq!(cluster.try_sign_in(1, "acme-ops", "wrong password").await.status().as_u16(), 429);
+    for replica in 0..3 {
+        let answer = cluster.try_sign_in(replica, "acme-ops", PASSWORD).await;
+        assert_eq!(answer.status().as_u16(), 429, "replica {replica} let a locked login sign in");
+    }
 
     // One log: every replica comes to serve the same checkpoint, covering every event.
     let (_, events) = cluster.admin(1, reqwest::Method::GET, "/admin/v1/events?limit=1000", TOKEN, None).await;

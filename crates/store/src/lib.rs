@@ -30,7 +30,7 @@ use portcullis_translog::{NoteSigner, NoteVerifier};
 pub use evidence::{EvidenceDocument, EvidenceStore};
 pub use log::{LogReader, StoredCheckpoint};
 pub use postgres::{PgLocation, PgStore};
-pub use sessions::{SessionRecord, SessionStore};
+pub use sessions::{LockoutPolicy, SessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed.

@@ -63,6 +63,12 @@ const MIGRATIONS: &[&str] = &[
         expires_at BIGINT NOT NULL
     );
     CREATE INDEX sessions_expiry ON sessions (expires_at);",
+    "CREATE TABLE sign_in_failures (
+        login        TEXT   PRIMARY KEY,
+        failures     BIGINT NOT NULL,
+        last_at      BIGINT NOT NULL,
+        locked_until BIGINT
+    );",
 ];
 
 /// Longest schema name accepted (the notify channel, `portcullis_<schema>`, must fit

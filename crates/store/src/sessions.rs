@@ -3,6 +3,9 @@
 //! In the store rather than in memory so that a session started on one replica is valid on every
 //! replica behind the load balancer, a sign-out ends it everywhere, and a restart signs no one out.
 //! Sessions are not events: they are not governance and never reach the public log.
+//!
+//! Failed sign-ins are counted here too, per login name, for the same reason: a lockout kept in
+//! one replica's memory gave an attacker behind a load balancer N times the guesses.
 
 use std::path::Path;
 
@@ -115,6 +118,139 @@ impl SessionStore {
             },
             |client| {
                 client.execute("DELETE FROM sessions WHERE token_hash = $1", &[&token_hash])?;
+                Ok(())
+            },
+        )
+    }
+}
+
+/// When failed sign-ins lock a login, and for how long.
+#[derive(Clone, Copy, Debug)]
+pub struct LockoutPolicy {
+    /// Failures in a row that lock the login.
+    pub max_failures: u32,
+    /// How long the lock lasts; failures older than this (and not locked) are forgotten.
+    pub lock_millis: i64,
+}
+
+impl SessionStore {
+    /// When the login is locked at `now`, the end of its lock.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the database does.
+    pub fn locked_until(&self, login: &str, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        let now = now.as_millis();
+        let until: Option<i64> = self.db.with(
+            |connection| {
+                Ok(connection
+                    .query_row(
+                        "SELECT locked_until FROM sign_in_failures WHERE login = ?1 AND locked_until > ?2",
+                        params![login, now],
+                        |row| row.get(0),
+                    )
+                    .optional()?)
+            },
+            |client| {
+                let row = client.query_opt(
+                    "SELECT locked_until FROM sign_in_failures WHERE login = $1 AND locked_until > $2",
+                    &[&login, &now],
+                )?;
+                Ok(row.map(|row| row.try_get(0)).transpose()?)
+            },
+        )?;
+        Ok(until.map(Timestamp::from_millis))
+    }
+
+    /// Counts a failed sign-in for `login` at `now`, in one transaction whichever replica
+    /// counts it; returns the end of the login's lock when it is locked after this failure.
+    /// A lock that has run out starts the count again.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the database does.
+    pub fn record_failure(
+        &self,
+        login: &str,
+        now: Timestamp,
+        policy: LockoutPolicy,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let now_ms = now.as_millis();
+        let forget_before = now_ms.saturating_sub(policy.lock_millis);
+        let lock_until = now_ms.saturating_add(policy.lock_millis);
+        let max = i64::from(policy.max_failures);
+        let until: Option<i64> = self.db.with(
+            |connection| {
+                let tx = connection.unchecked_transaction()?;
+                tx.execute(
+                    "DELETE FROM sign_in_failures
+                     WHERE last_at <= ?1 AND (locked_until IS NULL OR locked_until <= ?2)",
+                    params![forget_before, now_ms],
+                )?;
+                tx.execute(
+                    "INSERT INTO sign_in_failures (login, failures, last_at, locked_until) VALUES (?1, 1, ?2, NULL)
+                     ON CONFLICT (login) DO UPDATE SET
+                       failures = CASE WHEN locked_until <= excluded.last_at THEN 1 ELSE failures + 1 END,
+                       locked_until = CASE WHEN locked_until <= excluded.last_at THEN NULL ELSE locked_until END,
+                       last_at = excluded.last_at",
+                    params![login, now_ms],
+                )?;
+                tx.execute(
+                    "UPDATE sign_in_failures SET locked_until = ?3
+                     WHERE login = ?1 AND failures >= ?2 AND locked_until IS NULL",
+                    params![login, max, lock_until],
+                )?;
+                let until = tx.query_row(
+                    "SELECT locked_until FROM sign_in_failures WHERE login = ?1",
+                    params![login],
+                    |row| row.get(0),
+                )?;
+                tx.commit()?;
+                Ok(until)
+            },
+            |client| {
+                let mut tx = client.transaction()?;
+                tx.execute(
+                    "DELETE FROM sign_in_failures
+                     WHERE last_at <= $1 AND (locked_until IS NULL OR locked_until <= $2)",
+                    &[&forget_before, &now_ms],
+                )?;
+                // The upsert takes the row's lock, so replicas counting at once count in turn.
+                tx.execute(
+                    "INSERT INTO sign_in_failures AS f (login, failures, last_at, locked_until) VALUES ($1, 1, $2, NULL)
+                     ON CONFLICT (login) DO UPDATE SET
+                       failures = CASE WHEN f.locked_until <= excluded.last_at THEN 1 ELSE f.failures + 1 END,
+                       locked_until = CASE WHEN f.locked_until <= excluded.last_at THEN NULL ELSE f.locked_until END,
+                       last_at = excluded.last_at",
+                    &[&login, &now_ms],
+                )?;
+                tx.execute(
+                    "UPDATE sign_in_failures SET locked_until = $3
+                     WHERE login = $1 AND failures >= $2 AND locked_until IS NULL",
+                    &[&login, &max, &lock_until],
+                )?;
+                let row = tx.query_one("SELECT locked_until FROM sign_in_failures WHERE login = $1", &[&login])?;
+                let until = row.try_get(0)?;
+                tx.commit()?;
+                Ok(until)
+            },
+        )?;
+        Ok(until.filter(|until| *until > now_ms).map(Timestamp::from_millis))
+    }
+
+    /// Forgets a login's failures (after a successful sign-in).
+    ///
+    /// # Errors
+    ///
+    /// Fails when the database does.
+    pub fn clear_failures(&self, login: &str) -> Result<(), StoreError> {
+        self.db.with(
+            |connection| {
+                connection.execute("DELETE FROM sign_in_failures WHERE login = ?1", params![login])?;
+                Ok(())
+            },
+            |client| {
+                client.execute("DELETE FROM sign_in_failures WHERE login = $1", &[&login])?;
                 Ok(())
             },
         )

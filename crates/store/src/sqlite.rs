@@ -49,6 +49,15 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX sessions_expiry ON sessions (expires_at);",
+    // 5: failed sign-ins in a row per login name (known or not), shared by replicas so a lockout
+    // holds behind a load balancer. Rows neither locked nor failed within the lockout period are
+    // pruned on the next failure.
+    "CREATE TABLE sign_in_failures (
+        login        TEXT    PRIMARY KEY,
+        failures     INTEGER NOT NULL,
+        last_at      INTEGER NOT NULL,
+        locked_until INTEGER
+    ) STRICT;",
 ];
 
 /// Events in one SQLite file.

@@ -109,6 +109,15 @@ fn the_log_verifies_and_survives_reopening() {
 }
 
 #[test]
+fn sign_in_failures_add_up_across_replicas() {
+    let schema = Schema::new("lockout");
+    let _migrated = PgStore::open(&schema.0).unwrap();
+    let a = portcullis_store::SessionStore::open_postgres(&schema.0);
+    let b = portcullis_store::SessionStore::open_postgres(&schema.0);
+    common::check_shared_lockout(&a, &b);
+}
+
+#[test]
 fn tampering_is_detected() {
     for (sql, expect) in [
         (

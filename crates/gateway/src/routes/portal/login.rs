@@ -81,13 +81,13 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Result<Respo
     let next = fields.optional("next").filter(|n| safe_next(n)).map(str::to_owned);
     let refuse = |status: StatusCode, message: String| form(&app, status, &login_text, next.as_deref(), Some(&message));
     let now = app.engine.now();
-    if let Some(locked) = app.sessions.locked(&login_text, now) {
-        return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(locked.until)));
-    }
     // Longer than any login: no account matches, and it is not tracked (a flood of long names
     // would otherwise fill the failure counters with megabytes of text).
     if login_text.len() > 64 {
         return Ok(refuse(StatusCode::UNAUTHORIZED, WRONG.to_owned()));
+    }
+    if let Some(locked) = app.sessions.locked(&login_text, now).await? {
+        return Ok(refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(locked.until)));
     }
     let password = fields.get("password").unwrap_or_default().to_owned();
     let snapshot = app.engine.snapshot();
@@ -98,12 +98,12 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Result<Respo
     let ok = password::verify(password, account.as_ref().map(|a| a.password_hash.clone())).await?;
     let Some(account) = account.filter(|_| ok) else {
         tracing::info!(login = %login_text, "portal sign-in refused");
-        return Ok(match app.sessions.failed(&login_text, now) {
+        return Ok(match app.sessions.failed(&login_text, now).await? {
             Some(locked) => refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(locked.until)),
             None => refuse(StatusCode::UNAUTHORIZED, WRONG.to_owned()),
         });
     };
-    app.sessions.succeeded(&login_text);
+    app.sessions.succeeded(&login_text).await?;
     let (token, _) = app.sessions.start(account.login.clone(), now).await?;
     tracing::info!(login = %account.login, actor = %account.holder.describe(), "portal sign-in");
     let mut response = see_other(next.as_deref().unwrap_or(home_of(&account.holder)));

@@ -1,4 +1,4 @@
-//! Sessions (in the store) and sign-in failures (in memory, per replica).
+//! Sessions and sign-in failures, both in the store (shared by replicas).
 //!
 //! A session is a random 256-bit token held in an `HttpOnly`, `SameSite=Strict` cookie (and
 //! `Secure`, named `__Host-…`, when the gateway is served over https); the store keeps only its
@@ -9,16 +9,15 @@
 //!
 //! Sign-in failures are counted per login name (known or not, so a lockout says nothing about
 //! whether an account exists): after [`MAX_FAILURES`] in a row the login is locked for
-//! [`LOCKOUT_MILLIS`], whatever password comes next. The count is per replica: behind N
-//! replicas an attacker gets at most N × [`MAX_FAILURES`] guesses per lockout period, each an
-//! argon2 verification.
+//! [`LOCKOUT_MILLIS`], whatever password comes next. The count is kept in the store, so it adds
+//! up across replicas: behind a load balancer an attacker still gets [`MAX_FAILURES`] guesses
+//! per lockout period, not one batch per replica.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use portcullis_core::account::LoginName;
 use portcullis_core::{SecretHash, Timestamp};
-use portcullis_store::{SessionRecord, SessionStore};
+use portcullis_store::{LockoutPolicy, SessionRecord, SessionStore};
 
 use crate::error::ApiError;
 use crate::routes::admin::new_secret;
@@ -32,9 +31,8 @@ pub const MAX_FAILURES: u32 = 5;
 /// How long a locked login stays locked.
 pub const LOCKOUT_MILLIS: i64 = 15 * 60_000;
 
-/// The most login names whose failures are tracked; past it, those neither locked nor failed
-/// within [`LOCKOUT_MILLIS`] are forgotten (a flood of made-up names cannot grow memory for good).
-pub const MAX_TRACKED_LOGINS: usize = 100_000;
+/// The lockout the store applies.
+const LOCKOUT: LockoutPolicy = LockoutPolicy { max_failures: MAX_FAILURES, lock_millis: LOCKOUT_MILLIS };
 
 /// One signed-in session.
 #[derive(Clone, Debug)]
@@ -47,17 +45,9 @@ pub struct Session {
     pub expires_at: Timestamp,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Failures {
-    count: u32,
-    last_at: Timestamp,
-    locked_until: Option<Timestamp>,
-}
-
-/// Sessions (stored) and this replica's sign-in failures.
+/// Sessions and sign-in failures, in the store.
 pub struct Sessions {
     store: Arc<SessionStore>,
-    failures: Mutex<HashMap<String, Failures>>,
 }
 
 /// A lock's end, when a login is locked.
@@ -70,7 +60,7 @@ pub struct Locked {
 impl Sessions {
     /// Sessions kept in `store`.
     pub fn new(store: SessionStore) -> Self {
-        Self { store: Arc::new(store), failures: Mutex::default() }
+        Self { store: Arc::new(store) }
     }
 
     /// Starts a session; returns the token for the cookie (the only copy) and the session.
@@ -128,37 +118,35 @@ impl Sessions {
     }
 
     /// Whether a login is locked now.
-    pub fn locked(&self, login: &str, now: Timestamp) -> Option<Locked> {
-        let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.get(login).and_then(|f| f.locked_until).filter(|until| *until > now).map(|until| Locked { until })
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn locked(&self, login: &str, now: Timestamp) -> Result<Option<Locked>, ApiError> {
+        let login = login.to_owned();
+        let until = self.blocking(move |store| store.locked_until(&login, now)).await?;
+        Ok(until.map(|until| Locked { until }))
     }
 
-    /// Counts a failed sign-in; returns the lock when this failure locks the login.
-    pub fn failed(&self, login: &str, now: Timestamp) -> Option<Locked> {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        if failures.len() >= MAX_TRACKED_LOGINS {
-            failures.retain(|_, f| {
-                f.locked_until.is_some_and(|until| until > now) || f.last_at.plus_millis(LOCKOUT_MILLIS) > now
-            });
-        }
-        let entry = failures.entry(login.to_owned()).or_insert(Failures { count: 0, last_at: now, locked_until: None });
-        // A lock that has run out starts the count again.
-        if entry.locked_until.is_some_and(|until| until <= now) {
-            *entry = Failures { count: 0, last_at: now, locked_until: None };
-        }
-        entry.count = entry.count.saturating_add(1);
-        entry.last_at = now;
-        if entry.count >= MAX_FAILURES {
-            let until = now.plus_millis(LOCKOUT_MILLIS);
-            entry.locked_until = Some(until);
-            return Some(Locked { until });
-        }
-        None
+    /// Counts a failed sign-in; returns the lock when the login is locked after it.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn failed(&self, login: &str, now: Timestamp) -> Result<Option<Locked>, ApiError> {
+        let login = login.to_owned();
+        let until = self.blocking(move |store| store.record_failure(&login, now, LOCKOUT)).await?;
+        Ok(until.map(|until| Locked { until }))
     }
 
     /// Clears a login's failures after a successful sign-in.
-    pub fn succeeded(&self, login: &str) {
-        self.failures.lock().unwrap_or_else(PoisonError::into_inner).remove(login);
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn succeeded(&self, login: &str) -> Result<(), ApiError> {
+        let login = login.to_owned();
+        self.blocking(move |store| store.clear_failures(&login)).await
     }
 }
 
@@ -246,23 +234,23 @@ mod tests {
         assert!(sessions.get(&token, now).await.unwrap().is_none());
     }
 
-    #[test]
-    fn five_failures_lock_a_login_for_a_while() {
+    #[tokio::test]
+    async fn five_failures_lock_a_login_for_a_while() {
         let (_dir, sessions) = sessions();
         let now = Timestamp::from_millis(1_000_000);
         for _ in 1..MAX_FAILURES {
-            assert_eq!(sessions.failed("who", now), None);
-            assert_eq!(sessions.locked("who", now), None);
+            assert_eq!(sessions.failed("who", now).await.unwrap(), None);
+            assert_eq!(sessions.locked("who", now).await.unwrap(), None);
         }
         let until = now.plus_millis(LOCKOUT_MILLIS);
-        assert_eq!(sessions.failed("who", now), Some(Locked { until }));
-        assert_eq!(sessions.locked("who", now.plus_millis(LOCKOUT_MILLIS - 1)), Some(Locked { until }));
-        assert_eq!(sessions.locked("other", now), None);
-        assert_eq!(sessions.locked("who", until), None);
+        assert_eq!(sessions.failed("who", now).await.unwrap(), Some(Locked { until }));
+        assert_eq!(sessions.locked("who", now.plus_millis(LOCKOUT_MILLIS - 1)).await.unwrap(), Some(Locked { until }));
+        assert_eq!(sessions.locked("other", now).await.unwrap(), None);
+        assert_eq!(sessions.locked("who", until).await.unwrap(), None);
         // After the lock, one failure does not lock again at once.
-        assert_eq!(sessions.failed("who", until), None);
-        sessions.succeeded("who");
-        assert_eq!(sessions.locked("who", until), None);
+        assert_eq!(sessions.failed("who", until).await.unwrap(), None);
+        sessions.succeeded("who").await.unwrap();
+        assert_eq!(sessions.locked("who", until).await.unwrap(), None);
     }
 
     #[test]
