@@ -59,7 +59,11 @@
 # hard limit for the whole run), BENCH_SERVER_CPU (1), BENCH_LOADGEN_CPU (0), PORTCULLIS_BIN
 # (skip the build and use this binary), BENCH_KEEP=1 (keep the temp dir with logs and raw data),
 # BENCH_PERF=1 (after the measured runs, profile Portcullis at saturation with `perf`; implies
-# BENCH_KEEP=1). For A/B runs of one case: BENCH_LEVELS ("c1 c16 sat"; empty: no load runs),
+# BENCH_KEEP=1). BENCH_LITELLM=1 adds LiteLLM's proxy (PyPI `litellm[proxy]`, pinned below, in
+# a venv under BENCH_LITELLM_VENV, default ~/.cache/portcullis-bench/litellm-<version>; the first
+# run installs it, ~1 min and ~750 MB) to the load runs, pinned with the other servers, one
+# worker, in front of the same mock, as the reference users know: it runs without a master key
+# (its virtual keys need its own database), so it checks no key at all. For A/B runs of one case: BENCH_LEVELS ("c1 c16 sat"; empty: no load runs),
 # BENCH_TARGETS ("mock nginx portcullis"), BENCH_SSE_TARGETS ("mock nginx portcullis"; empty:
 # no streaming runs), e.g. BENCH_LEVELS=c16 BENCH_TARGETS=portcullis BENCH_SSE_TARGETS= with
 # PORTCULLIS_BIN pointing at each binary in turn. Each load run's progress line (stderr) also
@@ -101,6 +105,17 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
         { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx wrk >&2; }
 fi
 NGINX=$(command -v nginx)
+
+LITELLM_VERSION=1.108.7
+if [[ ${BENCH_LITELLM:-0} == 1 ]]; then
+    LITELLM_VENV=${BENCH_LITELLM_VENV:-$HOME/.cache/portcullis-bench/litellm-$LITELLM_VERSION}
+    if [[ ! -x $LITELLM_VENV/bin/litellm ]]; then
+        log "installing litellm[proxy]==$LITELLM_VERSION into $LITELLM_VENV"
+        python3 -m venv "$LITELLM_VENV" >&2 || die "could not create a venv at $LITELLM_VENV"
+        "$LITELLM_VENV/bin/pip" install --quiet --disable-pip-version-check "litellm[proxy]==$LITELLM_VERSION" >&2 ||
+            die "could not install litellm[proxy]==$LITELLM_VERSION"
+    fi
+fi
 
 if [[ -n ${PORTCULLIS_BIN:-} ]]; then
     PORTCULLIS=$PORTCULLIS_BIN
@@ -153,9 +168,9 @@ trap 'log "stopped (time limit or signal)"; exit 143' TERM
 WATCHDOG_PID=$!
 
 # Three distinct free ports, chosen by the kernel.
-read -r MOCK_PORT PROXY_PORT PC_PORT < <(python3 -c '
+read -r MOCK_PORT PROXY_PORT PC_PORT LITELLM_PORT < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
@@ -226,6 +241,21 @@ PROXY_PID=$!
 SERVER_PIDS+=("$PROXY_PID")
 wait_http "http://127.0.0.1:$PROXY_PORT/v1/chat/completions"
 
+LITELLM_PID=
+if [[ ${BENCH_LITELLM:-0} == 1 ]]; then
+    log "starting LiteLLM's proxy on 127.0.0.1:$LITELLM_PORT, CPU $SERVER_CPU"
+    printf 'model_list:\n  - model_name: frontier\n    litellm_params:\n      model: openai/frontier\n      api_base: http://127.0.0.1:%s/v1\n      api_key: bench-mock-key\n' \
+        "$MOCK_PORT" >"$TMP/litellm.yaml"
+    # No master key (so no key check; see the header), the bundled model cost map (the machine
+    # may have no internet), errors only in its log.
+    LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
+        taskset -c "$SERVER_CPU" "$LITELLM_VENV/bin/litellm" --config "$TMP/litellm.yaml" --host 127.0.0.1 \
+        --port "$LITELLM_PORT" --num_workers 1 >"$TMP/litellm.log" 2>&1 &
+    LITELLM_PID=$!
+    SERVER_PIDS+=("$LITELLM_PID")
+    wait_http "http://127.0.0.1:$LITELLM_PORT/health/liveliness"
+fi
+
 # ---------------------------------------------------------------------------- seeding
 log "seeding $N_CUSTOMERS customers, keys, grants and directives through the admin API"
 KEYS="$TMP/keys.txt"
@@ -249,7 +279,9 @@ post() { # url key attestation -> "status body"
         -d '{"model":"frontier","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}'
     echo " $(head -c 300 "$TMP/answer.json")"
 }
-for url in "http://127.0.0.1:$MOCK_PORT" "http://127.0.0.1:$PROXY_PORT" "http://127.0.0.1:$PC_PORT"; do
+GATE_URLS=("http://127.0.0.1:$MOCK_PORT" "http://127.0.0.1:$PROXY_PORT" "http://127.0.0.1:$PC_PORT")
+[[ -z $LITELLM_PID ]] || GATE_URLS+=("http://127.0.0.1:$LITELLM_PORT")
+for url in "${GATE_URLS[@]}"; do
     answer=$(post "$url/v1/chat/completions" "$KEY0" "$US")
     [[ $answer == "200 "*chat.completion* ]] || die "$url: expected 200 with a chat completion, got: $answer"
 done
@@ -311,8 +343,10 @@ wait_quiet || true
 LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------- load
-declare -A URL=([mock]="http://127.0.0.1:$MOCK_PORT" [nginx]="http://127.0.0.1:$PROXY_PORT" [portcullis]="http://127.0.0.1:$PC_PORT")
-declare -A PID=([mock]="$MOCK_PID" [nginx]="$PROXY_PID" [portcullis]="$PC_PID")
+declare -A URL=([mock]="http://127.0.0.1:$MOCK_PORT" [nginx]="http://127.0.0.1:$PROXY_PORT" [portcullis]="http://127.0.0.1:$PC_PORT" [litellm]="http://127.0.0.1:$LITELLM_PORT")
+declare -A PID=([mock]="$MOCK_PID" [nginx]="$PROXY_PID" [portcullis]="$PC_PID" [litellm]="$LITELLM_PID")
+DEFAULT_TARGETS="mock nginx portcullis"
+[[ -z $LITELLM_PID ]] || DEFAULT_TARGETS+=" litellm"
 
 wrk_run() { # target connections seconds
     taskset -c "$LOADGEN_CPU" timeout $(($3 + 30)) wrk -t1 -c"$2" -d"$3s" --timeout 2s -s "$BENCH/wrk.lua" \
@@ -325,7 +359,7 @@ for level in ${BENCH_LEVELS-c1 c16 sat}; do
     c16) conns=16 ;;
     sat) conns=$SAT_CONNECTIONS ;;
     esac
-    for target in ${BENCH_TARGETS:-mock nginx portcullis}; do
+    for target in ${BENCH_TARGETS:-$DEFAULT_TARGETS}; do
         log "load: $target, $conns connection(s), ${WARMUP} s warm-up + ${DURATION} s"
         wait_quiet || NOISY_RUNS+=("$target c=$conns (before)")
         wrk_run "$target" "$conns" "$WARMUP" >/dev/null

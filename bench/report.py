@@ -2,7 +2,7 @@
 """Turns the raw results of bench/load.sh into one markdown table plus the target checks.
 
 Input: the results file, one `key=value ...` line per measurement:
-  kind=load target=<mock|nginx|portcullis> conc=<n> level=<c1|c16|sat> rss_kb=.. busy_server=..
+  kind=load target=<mock|nginx|portcullis|litellm> conc=<n> level=<c1|c16|sat> rss_kb=.. busy_server=..
             busy_loadgen=.. requests=.. duration_us=.. p50_us=.. p99_us=.. p999_us=.. non2xx=..
             socket_errors=..
   kind=sse target=<mock|nginx|portcullis> file=<SSE_RESULT json file>
@@ -16,7 +16,12 @@ import math
 import os
 import sys
 
-NAMES = {"mock": "mock upstream (direct)", "nginx": "nginx proxy", "portcullis": "Portcullis (all checks)"}
+NAMES = {
+    "mock": "mock upstream (direct)",
+    "nginx": "nginx proxy",
+    "portcullis": "Portcullis (all checks)",
+    "litellm": "LiteLLM proxy (no key check)",
+}
 LEVELS = {"c1": "1", "c16": "16", "sat": "sat."}
 
 
@@ -68,7 +73,7 @@ def main():
     checks = []
     for level in ("c1", "c16", "sat"):
         nginx = load.get(("nginx", level))
-        for target in ("mock", "nginx", "portcullis"):
+        for target in ("mock", "nginx", "portcullis", "litellm"):
             r = load.get((target, level))
             if r is None:
                 continue
@@ -77,6 +82,11 @@ def main():
             errors = int(r["non2xx"]) + int(r["socket_errors"])
             conc = r["conc"] if level != "sat" else f"{r['conc']} (sat.)"
             cells = ["—", "—", "—"]
+            if target == "litellm" and nginx is not None:
+                # Same ratios as Portcullis's, for comparison; no bar applies to LiteLLM.
+                nginx_rps = int(nginx["requests"]) / (int(nginx["duration_us"]) / 1e6)
+                cells = [f"{ratio(p50, float(nginx['p50_us'])):.2f}", f"{ratio(p99, float(nginx['p99_us'])):.2f}",
+                         f"{ratio(rps, nginx_rps):.2f}"]
             if target == "portcullis" and nginx is not None:
                 nginx_rps = int(nginx["requests"]) / (int(nginx["duration_us"]) / 1e6)
                 r50, r99 = ratio(p50, float(nginx["p50_us"])), ratio(p99, float(nginx["p99_us"]))
