@@ -217,6 +217,17 @@ impl Accounts {
         Arc::make_mut(account).disabled = Some((at, reason.to_owned()));
         Ok(())
     }
+
+    /// Applies `account_password_changed`.
+    pub(crate) fn apply_password_changed(
+        &mut self,
+        login: &LoginName,
+        password_hash: &PasswordHash,
+    ) -> Result<(), String> {
+        let account = self.by_login.get_mut(login).ok_or_else(|| format!("no account `{login}`"))?;
+        Arc::make_mut(account).password_hash = password_hash.clone();
+        Ok(())
+    }
 }
 
 #[cfg(test)]

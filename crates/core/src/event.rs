@@ -491,6 +491,13 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// An account's password was replaced (by its holder, or by the provider).
+    AccountPasswordChanged {
+        /// The login name.
+        login: LoginName,
+        /// The new password's argon2id hash (PHC string); never published.
+        password_hash: PasswordHash,
+    },
 }
 
 impl Event {
@@ -532,6 +539,7 @@ impl Event {
             Event::FallbacksSet { .. } => "fallbacks_set",
             Event::AccountCreated { .. } => "account_created",
             Event::AccountDisabled { .. } => "account_disabled",
+            Event::AccountPasswordChanged { .. } => "account_password_changed",
         }
     }
 }

@@ -156,3 +156,38 @@ fn the_password_hash_is_stored_but_never_published() {
     assert_eq!(account.password_hash.as_str(), PHC);
     assert!(!format!("{account:?}").contains("argon2"));
 }
+
+#[test]
+fn a_password_is_changed_by_its_holder_or_the_provider_and_never_published() {
+    const NEW: &str = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$3pD0xpwWKwKX6Vb1vJ0rhV8+JmX2m1hc";
+    let change = |login: &str| Command::ChangePassword {
+        login: LoginName::parse(login).unwrap(),
+        password_hash: PasswordHash::parse(NEW).unwrap(),
+    };
+    let mut state = world();
+    run(&mut state, "provider", create("acme-ops", "acme")).unwrap();
+    // (caller, login, outcome): another customer cannot tell an account from an unknown login.
+    let rows = [
+        ("globex", "acme-ops", "customer globex may not change someone else's password"),
+        ("globex", "no-such", "customer globex may not change someone else's password"),
+        ("provider", "no-such", "no account `no-such`"),
+        ("acme", "acme-ops", "ok"),
+        ("provider", "acme-ops", "ok"),
+    ];
+    for (caller, login, expected) in rows {
+        let got = match run(&mut state, caller, change(login)) {
+            Ok(records) => {
+                let public = records[0].public_json();
+                assert!(public.contains(r#""type":"account_password_changed""#), "{public}");
+                assert!(!public.contains("argon2") && !public.contains("password_hash"), "{public}");
+                assert_eq!(state.accounts().get(login).unwrap().password_hash.as_str(), NEW);
+                "ok".to_owned()
+            }
+            Err(err) => err,
+        };
+        assert_eq!(got, expected, "{caller} changing the password of {login}");
+    }
+    // A disabled account stays disabled: no new password for it.
+    run(&mut state, "provider", disable("acme-ops")).unwrap();
+    assert_eq!(run(&mut state, "acme", change("acme-ops")).unwrap_err(), "account `acme-ops` is disabled");
+}

@@ -38,6 +38,15 @@ pub enum AccountCommand {
     },
     /// List accounts: every one for the provider, one's own for anyone else.
     List,
+    /// Give an account a new password (provider, or the account's holder). The password comes
+    /// from `$PORTCULLIS_PASSWORD`, or from the first line of stdin with `--password-stdin`.
+    Password {
+        /// The login name.
+        login: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Disable an account for good (provider, or the account's holder); its sessions end.
     Disable {
         /// The login name.
@@ -56,15 +65,7 @@ pub enum AccountCommand {
 pub async fn run(client: &Client, command: AccountCommand) -> anyhow::Result<Value> {
     match command {
         AccountCommand::Create { login, customer, authority, official, provider_staff, password_stdin } => {
-            let password = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line).context("failed to read the password from stdin")?;
-                line.trim_end_matches(['\r', '\n']).to_owned()
-            } else {
-                std::env::var(PASSWORD_ENV).with_context(|| {
-                    format!("give the password in ${PASSWORD_ENV} or on stdin with --password-stdin")
-                })?
-            };
+            let password = read_password(password_stdin)?;
             let holder = match (customer, authority, official, provider_staff) {
                 (Some(customer), _, _, _) => Some(json!({ "role": "customer", "customer": customer })),
                 (None, Some(authority), Some(official), _) => {
@@ -80,8 +81,22 @@ pub async fn run(client: &Client, command: AccountCommand) -> anyhow::Result<Val
             client.post(&["accounts"], &body).await
         }
         AccountCommand::List => client.get(&["accounts"]).await,
+        AccountCommand::Password { login, password_stdin } => {
+            let password = read_password(password_stdin)?;
+            client.post(&["accounts", &login, "password"], &json!({ "password": password })).await
+        }
         AccountCommand::Disable { login, reason } => {
             client.post(&["accounts", &login, "disable"], &json!({ "reason": reason })).await
         }
     }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("failed to read the password from stdin")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    std::env::var(PASSWORD_ENV)
+        .with_context(|| format!("give the password in ${PASSWORD_ENV} or on stdin with --password-stdin"))
 }

@@ -83,7 +83,7 @@ enum AdminCommand {
     /// Authorities and their officials' role tokens.
     #[command(subcommand)]
     Authority(authority::AuthorityCommand),
-    /// Login accounts for the web portals: create, list, disable.
+    /// Login accounts for the web portals: create, list, change a password, disable.
     #[command(subcommand)]
     Account(account::AccountCommand),
     /// Models: register, list, show, change stage, replace upstream, set procedure, clear or

@@ -34,6 +34,23 @@ pub(crate) fn create(
     Ok(Event::AccountCreated { login, holder, password_hash })
 }
 
+/// `ChangePassword`: the account exists and is active (a disabled account stays disabled; a new
+/// password would not bring it back).
+pub(crate) fn change_password(
+    state: &State,
+    login: LoginName,
+    password_hash: PasswordHash,
+) -> Result<Event, CommandError> {
+    let account = state
+        .accounts()
+        .get(login.as_str())
+        .ok_or_else(|| CommandError::NotFound { what: "account", id: login.to_string() })?;
+    if !account.is_active() {
+        return Err(CommandError::Invalid(format!("account `{login}` is disabled")));
+    }
+    Ok(Event::AccountPasswordChanged { login, password_hash })
+}
+
 /// `DisableAccount`: the account exists and is active; a reason is given.
 pub(crate) fn disable(state: &State, login: LoginName, reason: String) -> Result<Event, CommandError> {
     let account = state

@@ -331,6 +331,13 @@ pub enum Command {
         /// Why (required).
         reason: String,
     },
+    /// Replace an active account's password. The provider, or the account's holder.
+    ChangePassword {
+        /// The login name.
+        login: LoginName,
+        /// The new password's argon2id hash, made by the caller.
+        password_hash: PasswordHash,
+    },
 }
 
 /// The most deployments a model may have: each is a try on the request path when the ones
@@ -558,6 +565,7 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
             account::create(state, login, holder, password_hash)?
         }
         Command::DisableAccount { login, reason } => account::disable(state, login, reason)?,
+        Command::ChangePassword { login, password_hash } => account::change_password(state, login, password_hash)?,
     };
     Ok(vec![event])
 }
@@ -614,9 +622,10 @@ fn authorize(state: &State, actor: &Actor, command: &Command) -> Result<(), Comm
         // A customer or an official creates a login for itself only: never more power than the
         // API key or role token it already holds.
         (Actor::Customer { .. } | Actor::Authority { .. }, Command::CreateAccount { holder, .. }) => holder == actor,
-        (Actor::Customer { .. } | Actor::Authority { .. }, Command::DisableAccount { login, .. }) => {
-            state.accounts().get(login.as_str()).is_some_and(|account| account.holder == *actor)
-        }
+        (
+            Actor::Customer { .. } | Actor::Authority { .. },
+            Command::DisableAccount { login, .. } | Command::ChangePassword { login, .. },
+        ) => state.accounts().get(login.as_str()).is_some_and(|account| account.holder == *actor),
         _ => false,
     };
     if allowed {
@@ -659,6 +668,7 @@ fn command_action(command: &Command) -> &'static str {
         Command::SetFallbacks { .. } => "set fallback chains",
         Command::CreateAccount { .. } => "create an account for someone else",
         Command::DisableAccount { .. } => "disable someone else's account",
+        Command::ChangePassword { .. } => "change someone else's password",
     }
 }
 

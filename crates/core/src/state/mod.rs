@@ -825,6 +825,9 @@ impl State {
             Event::AccountDisabled { login, reason } => {
                 self.accounts.apply_disabled(login, reason, record.at).map_err(fail)?;
             }
+            Event::AccountPasswordChanged { login, password_hash } => {
+                self.accounts.apply_password_changed(login, password_hash).map_err(fail)?;
+            }
             other => self.apply_process(record, other).map_err(fail)?,
         }
         self.last_seq = record.seq;

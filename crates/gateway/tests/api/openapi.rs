@@ -85,6 +85,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/accounts"),
     ("get", "/admin/v1/accounts"),
     ("post", "/admin/v1/accounts/{login}/disable"),
+    ("post", "/admin/v1/accounts/{login}/password"),
     // routes/v1/mod.rs
     ("post", "/v1/chat/completions"),
     ("post", "/v1/completions"),

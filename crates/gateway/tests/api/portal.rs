@@ -506,6 +506,72 @@ async fn a_disabled_account_is_signed_out_at_once() {
 }
 
 #[tokio::test]
+async fn a_person_changes_their_own_password_and_only_theirs() {
+    const NEW: &str = "a much longer new passphrase";
+    let app = spawn_app().await;
+    let world = world(&app).await;
+    let mut official = Person::new(&app);
+    assert_eq!(official.sign_in("j.doe@bis", PASSWORD).await.status, 303);
+    let form = official.get("/account/password").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains(r#"autocomplete="new-password""#), "{}", form.body);
+    assert!(form.body.contains(r#"<a href="/account/password">password</a>"#), "{}", form.body);
+
+    // (current, new, repeated, status, message on the page): each refusal names its problem and
+    // changes nothing.
+    let rows = [
+        ("wrong current password", NEW, NEW, 400, "the current password is wrong"),
+        (PASSWORD, NEW, "something else entirely", 400, "the new password and its repetition differ"),
+        (PASSWORD, "short", "short", 400, "the password must be at least 12 characters"),
+        (PASSWORD, NEW, NEW, 200, "Your password was changed."),
+    ];
+    for (current, new, repeated, status, message) in rows {
+        let answer = official
+            .submit(
+                "/account/password",
+                "/account/password",
+                &[("current", current), ("new", new), ("repeat", repeated)],
+            )
+            .await;
+        assert_eq!(answer.status, status, "{}", answer.body);
+        assert!(answer.body.contains(message), "{message}: {}", answer.body);
+    }
+    // Without the session's CSRF token, nothing happens.
+    let forged = official.post("/account/password", &[("current", NEW), ("new", PASSWORD), ("repeat", PASSWORD)]).await;
+    assert_eq!(forged.status, 403);
+    // The old password no longer signs in; the new one does. The log has the change, not the hash.
+    assert_eq!(Person::new(&app).sign_in("j.doe@bis", PASSWORD).await.status, 401);
+    assert_eq!(Person::new(&app).sign_in("j.doe@bis", NEW).await.status, 303);
+    let (_, events) = app.admin(Method::GET, "/admin/v1/events?limit=1000", &app.provider_token, None).await;
+    let changed: Vec<&Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["type"] == "account_password_changed")
+        .collect();
+    assert_eq!(changed.len(), 1, "{events}");
+    assert!(!events.to_string().contains("argon2"), "a password hash was published");
+
+    // Through the API: a customer for its own account, never another's; the provider for anyone.
+    let app = &app;
+    let change = |login: &str, token: &str| {
+        let path = format!("/admin/v1/accounts/{login}/password");
+        let token = token.to_owned();
+        async move { app.admin(Method::POST, &path, &token, Some(json!({ "password": NEW }))).await }
+    };
+    assert_eq!(change("acme-ops", &world.acme_key).await.0, 200);
+    let (status, body) = change("globex-ops", &world.acme_key).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.to_string().contains("may not change someone else's password"), "{body}");
+    assert_eq!(change("globex-ops", &app.provider_token).await.0, 200);
+    let (status, body) = app
+        .admin(Method::POST, "/admin/v1/accounts/acme-ops/password", &world.acme_key, Some(json!({ "password": "x" })))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(Person::new(&app).sign_in("acme-ops", NEW).await.status, 303);
+}
+
+#[tokio::test]
 async fn over_https_the_session_cookie_is_secure_and_host_only() {
     let app = spawn_app_with(|settings| settings.public_base_url = Some("https://gate.example".to_owned())).await;
     world(&app).await;

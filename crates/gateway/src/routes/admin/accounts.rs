@@ -119,6 +119,30 @@ pub async fn disable(
     Ok(Json(serde_json::json!({ "login": login.as_str(), "active": false, "event_seq": last_seq(&records) })))
 }
 
+/// Body of `POST /admin/v1/accounts/{login}/password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    password: String,
+}
+
+/// `POST /admin/v1/accounts/{login}/password`: a new password, by the provider or the account's
+/// holder. Sessions already signed in stay signed in until they end.
+pub async fn change_password(
+    State(app): State<AppState>,
+    ApiPath(login): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let login = parse_id("login", LoginName::parse, &login)?;
+    password::check_rule(&body.password)?;
+    // Authenticated before the (deliberately slow) hash, so an anonymous caller costs nothing.
+    actor(&app, &headers)?;
+    let password_hash = password::hash(body.password).await?;
+    let records = submit(&app, &headers, Command::ChangePassword { login: login.clone(), password_hash }).await?;
+    Ok(Json(serde_json::json!({ "login": login.as_str(), "event_seq": last_seq(&records) })))
+}
+
 fn holder_json(holder: &Actor) -> serde_json::Value {
     match holder {
         Actor::Customer { customer } => serde_json::json!({ "role": "customer", "customer": customer.as_str() }),

@@ -86,6 +86,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/deployments", get(deployments::list))
         .route("/admin/v1/accounts", post(accounts::create).get(accounts::list))
         .route("/admin/v1/accounts/{login}/disable", post(accounts::disable))
+        .route("/admin/v1/accounts/{login}/password", post(accounts::change_password))
         .layer(DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
         // Documents are bigger than commands: their own limit, outside the one above.
         .route("/admin/v1/evidence", post(evidence::upload).layer(DefaultBodyLimit::max(evidence::MAX_EVIDENCE_BYTES)))

@@ -22,6 +22,7 @@
 //!
 //! What each page shows and the security design: `docs/portal.md`.
 
+mod account;
 mod auth;
 mod authority;
 mod customer;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login::get).post(login::post))
         .route("/logout", post(login::logout))
+        .route("/account/password", get(account::get).post(account::post))
         .route("/portal/style.css", get(style))
         .route("/portal", get(customer::home::get))
         .route("/portal/apply", get(customer::apply::get).post(customer::apply::post))

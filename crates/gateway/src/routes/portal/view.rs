@@ -91,7 +91,10 @@ pub fn layout(title: &str, signed: Option<&Signed>, content: Markup) -> Markup {
                         }
                         @if let Some(signed) = signed {
                             form.signout method="post" action="/logout" {
-                                span.who { "Signed in as " strong { (signed.login) } " (" (signed.actor.describe()) ")" }
+                                span.who {
+                                    "Signed in as " strong { (signed.login) } " (" (signed.actor.describe()) ") · "
+                                    a href="/account/password" { "password" }
+                                }
                                 input type="hidden" name="csrf" value=(signed.csrf);
                                 button type="submit" { "Sign out" }
                             }
