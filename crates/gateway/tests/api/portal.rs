@@ -568,7 +568,7 @@ async fn a_person_changes_their_own_password_and_only_theirs() {
         .admin(Method::POST, "/admin/v1/accounts/acme-ops/password", &world.acme_key, Some(json!({ "password": "x" })))
         .await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(Person::new(&app).sign_in("acme-ops", NEW).await.status, 303);
+    assert_eq!(Person::new(app).sign_in("acme-ops", NEW).await.status, 303);
 }
 
 #[tokio::test]
