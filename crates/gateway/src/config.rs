@@ -33,6 +33,10 @@ pub struct Settings {
     /// server's certificate (a managed service's bundle); default Mozilla's roots.
     #[serde(default)]
     pub database_ca_file: Option<PathBuf>,
+    /// A PEM file of CA certificates trusted for `https://` upstreams besides Mozilla's roots:
+    /// the private CA of a self-hosted deployment (an open-weight model behind internal TLS).
+    #[serde(default)]
+    pub upstream_ca_file: Option<PathBuf>,
     /// How replicas sharing a PostgreSQL database keep up with each other.
     #[serde(default)]
     pub replication: ReplicationSettings,
@@ -261,6 +265,7 @@ impl Default for Settings {
             database_url: None,
             database_schema: None,
             database_ca_file: None,
+            upstream_ca_file: None,
             replication: ReplicationSettings::default(),
             public_base_url: None,
             schema_path: None,

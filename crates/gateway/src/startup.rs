@@ -109,9 +109,17 @@ impl Application {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("failed to build the upstream HTTP client")?;
+        let upstream_ca = match &settings.upstream_ca_file {
+            Some(path) => Some((
+                path.as_path(),
+                std::fs::read(path).with_context(|| format!("failed to read upstream_ca_file `{}`", path.display()))?,
+            )),
+            None => None,
+        };
         let upstream = crate::upstream::UpstreamClient::new(
             Duration::from_secs(settings.limits.upstream_connect_timeout_secs),
             UPSTREAM_IDLE_TIMEOUT,
+            upstream_ca.as_ref().map(|(path, pem)| (*path, pem.as_slice())),
         )
         .context("failed to build the upstream HTTP client")?;
         let transparency = Arc::new(Transparency {

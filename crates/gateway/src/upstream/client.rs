@@ -33,6 +33,22 @@ pub struct UpstreamClient {
     inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
+/// The client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The extra CA file holds something that is not a usable certificate.
+    #[error("upstream_ca_file `{path}`: {problem}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// rustls refused its own defaults (it does not; typed rather than unwrapped).
+    #[error("TLS set-up failed: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
 /// Why a request got no answer. Its text never names the URL: an upstream URL may carry
 /// credentials.
 #[derive(Debug)]
@@ -51,17 +67,35 @@ impl std::fmt::Display for SendError {
 }
 
 impl UpstreamClient {
-    /// A client that gives up connecting after `connect_timeout` and closes connections idle for
-    /// `idle_timeout`.
+    /// A client that gives up connecting after `connect_timeout`, closes connections idle for
+    /// `idle_timeout`, and trusts Mozilla's roots plus the certificates of `extra_ca` (the path
+    /// and contents of a PEM file), if given.
     ///
     /// # Errors
     ///
-    /// When rustls refuses its own default protocol versions (it does not; the error is typed
-    /// rather than unwrapped).
-    pub fn new(connect_timeout: Duration, idle_timeout: Duration) -> Result<Self, rustls::Error> {
+    /// When `extra_ca` holds no certificate or a bad one.
+    pub fn new(
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        extra_ca: Option<(&std::path::Path, &[u8])>,
+    ) -> Result<Self, ClientError> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some((path, pem)) = extra_ca {
+            let bad = |problem: String| ClientError::CaFile { path: path.display().to_string(), problem };
+            let mut added = 0;
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|err| bad(format!("not PEM: {err}")))?;
+                roots.add(cert).map_err(|err| bad(format!("a bad certificate: {err}")))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(bad("no certificate in it".to_owned()));
+            }
+        }
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
@@ -102,5 +136,30 @@ impl UpstreamClient {
             }
             SendError { timed_out, message }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::UpstreamClient;
+
+    #[test]
+    fn a_ca_file_without_a_certificate_is_refused_by_name() {
+        let second = Duration::from_secs(1);
+        for (pem, problem) in [
+            (&b"not a certificate"[..], "no certificate in it"),
+            (&b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"[..], "a bad certificate"),
+        ] {
+            let Err(err) = UpstreamClient::new(second, second, Some((Path::new("/etc/ca.pem"), pem))) else {
+                panic!("accepted {pem:?}");
+            };
+            let message = err.to_string();
+            assert!(message.starts_with("upstream_ca_file `/etc/ca.pem`: "), "{message}");
+            assert!(message.contains(problem), "{message}");
+        }
+        assert!(UpstreamClient::new(second, second, None).is_ok());
     }
 }

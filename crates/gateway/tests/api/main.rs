@@ -27,3 +27,4 @@ mod process;
 mod register;
 mod story;
 mod streaming;
+mod tls;
