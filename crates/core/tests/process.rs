@@ -190,3 +190,53 @@ fn replay_rebuilds_the_process() {
         )
     );
 }
+
+#[test]
+fn a_directive_notice_names_the_first_thousand_grant_holders_by_id_and_counts_the_rest() {
+    let mut w = draft_world(None);
+    let mut apply = |w: &mut World, who: &str, event: Event| {
+        let record = EventRecord { seq: w.state.last_seq + 1, at: T0, actor: actor(who), event };
+        w.state.apply(&record).unwrap();
+    };
+    // 1,005 holders of a live grant on `frontier`, created in an order unlike their ids; one
+    // more whose grant was revoked, and one with a grant on another model only.
+    for i in (0..1007).rev() {
+        let customer = CustomerId::parse(&format!("c-{i:04}")).unwrap();
+        apply(
+            &mut w,
+            "provider",
+            Event::CustomerCreated { customer: customer.clone(), name: "c".to_owned(), attributes: Default::default() },
+        );
+        let on = if i == 1006 { "workhorse" } else { "frontier" };
+        let grant = Event::GrantIssued {
+            customer: customer.clone(),
+            model: model(on),
+            expires_at: None,
+            reason: "approved".to_owned(),
+            application: None,
+            appeal: None,
+        };
+        apply(&mut w, "bis/j.doe", grant);
+        if i == 1005 {
+            let revoked = Event::GrantRevoked {
+                customer,
+                model: model("frontier"),
+                reason: "ended".to_owned(),
+                effective_at: T0,
+                directive: None,
+            };
+            apply(&mut w, "bis/j.doe", revoked);
+        }
+    }
+    let policies =
+        r#"forbid(principal, action, resource) when { principal has country && principal.country == "RU" };"#;
+    let events = w.run("bis/j.doe", directive("EC-N", &["frontier"], policies, Some(at(10))), T1);
+    let Some(Event::NoticeSent { recipients, text, .. }) =
+        events.iter().find(|e| matches!(e, Event::NoticeSent { .. }))
+    else {
+        panic!("no notice: {}", summary(&events));
+    };
+    let expected: Vec<String> = (0..1000).map(|i| format!("c-{i:04}")).collect();
+    assert_eq!(recipients.iter().map(|c| c.as_str().to_owned()).collect::<Vec<_>>(), expected);
+    assert!(text.ends_with("(also concerns 5 more grant holders not listed here)"), "{text}");
+}
