@@ -194,7 +194,7 @@ fn replay_rebuilds_the_process() {
 #[test]
 fn a_directive_notice_names_the_first_thousand_grant_holders_by_id_and_counts_the_rest() {
     let mut w = draft_world(None);
-    let mut apply = |w: &mut World, who: &str, event: Event| {
+    let apply = |w: &mut World, who: &str, event: Event| {
         let record = EventRecord { seq: w.state.last_seq + 1, at: T0, actor: actor(who), event };
         w.state.apply(&record).unwrap();
     };
