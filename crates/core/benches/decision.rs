@@ -413,6 +413,20 @@ struct Latency {
     batch_mean: f64,
 }
 
+impl Latency {
+    /// Percentiles of per-call samples (nanoseconds, any order), with the mean measured apart.
+    fn of(mut nanos: Vec<u64>, batch_mean: f64) -> Self {
+        nanos.sort_unstable();
+        Self {
+            median: percentile(&nanos, 0.5),
+            p90: percentile(&nanos, 0.9),
+            p99: percentile(&nanos, 0.99),
+            p999: percentile(&nanos, 0.999),
+            batch_mean,
+        }
+    }
+}
+
 fn bench_decisions(snapshot: &Snapshot, requests: &Requests, tokens: &[String], clock: u64) -> Latency {
     let mut nanos = Vec::with_capacity(requests.keys.len());
     let mut allowed = 0_usize;
@@ -430,14 +444,7 @@ fn bench_decisions(snapshot: &Snapshot, requests: &Requests, tokens: &[String], 
         black_box(serve(snapshot, black_box(key), &tokens[*idx as usize]));
     }
     let batch_mean = started.elapsed().as_nanos() as f64 / requests.keys.len() as f64;
-    nanos.sort_unstable();
-    Latency {
-        median: percentile(&nanos, 0.5),
-        p90: percentile(&nanos, 0.9),
-        p99: percentile(&nanos, 0.99),
-        p999: percentile(&nanos, 0.999),
-        batch_mean,
-    }
+    Latency::of(nanos, batch_mean)
 }
 
 /// Mean cost of each step of `serve`, each timed alone over the same requests (batched, so
@@ -518,14 +525,7 @@ fn bench_attestations(snapshot: &Snapshot, tokens: &[String]) -> Vec<(&'static s
             nanos.push(started.elapsed().as_nanos() as u64);
         }
         let batch_mean = started_all.elapsed().as_nanos() as f64 / tokens.len() as f64;
-        nanos.sort_unstable();
-        Latency {
-            median: percentile(&nanos, 0.5),
-            p90: percentile(&nanos, 0.9),
-            p99: percentile(&nanos, 0.99),
-            p999: percentile(&nanos, 0.999),
-            batch_mean,
-        }
+        Latency::of(nanos, batch_mean)
     };
     let verify = per_call(&mut |token| {
         assert!(black_box(attestation::verify(token, state.attesters(), state.schema(), NOW)).is_ok());
@@ -586,14 +586,7 @@ fn bench_one_more_event(world: &World, rng: &mut Rng) -> Vec<(&'static str, Late
             total += elapsed;
             nanos.push(elapsed.as_nanos() as u64);
         }
-        nanos.sort_unstable();
-        Latency {
-            median: percentile(&nanos, 0.5),
-            p90: percentile(&nanos, 0.9),
-            p99: percentile(&nanos, 0.99),
-            p999: percentile(&nanos, 0.999),
-            batch_mean: total.as_nanos() as f64 / reps as f64,
-        }
+        Latency::of(nanos, total.as_nanos() as f64 / reps as f64)
     };
     let grant = run(2000, &mut |rng| {
         let customer = customer_id(rng.next() % n);
@@ -660,14 +653,7 @@ fn bench_one_more_event(world: &World, rng: &mut Rng) -> Vec<(&'static str, Late
         total += elapsed;
         nanos.push(elapsed.as_nanos() as u64);
     }
-    nanos.sort_unstable();
-    let command = Latency {
-        median: percentile(&nanos, 0.5),
-        p90: percentile(&nanos, 0.9),
-        p99: percentile(&nanos, 0.99),
-        p999: percentile(&nanos, 0.999),
-        batch_mean: total.as_nanos() as f64 / 20.0,
-    };
+    let command = Latency::of(nanos, total.as_nanos() as f64 / 20.0);
     vec![
         ("`IssueDirective` command (checks, Cedar compile, notice to grant holders)", command),
         ("`GrantIssued` (existing customer)", grant),

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use portcullis_core::account::{Account, LoginName};
+use portcullis_core::account::{Account, LoginName, PasswordHash};
 use portcullis_core::{Actor, AuthorityId, Command, CustomerId, OfficialName};
 use serde::Deserialize;
 
@@ -67,10 +67,7 @@ pub async fn create(
         },
         Some(HolderBody::Provider { name }) => Actor::Provider { name },
     };
-    password::check_rule(&body.password)?;
-    // Authenticated before the (deliberately slow) hash, so an anonymous caller costs nothing.
-    actor(&app, &headers)?;
-    let password_hash = password::hash(body.password).await?;
+    let password_hash = hashed(&app, &headers, body.password).await?;
     let records =
         submit(&app, &headers, Command::CreateAccount { login: login.clone(), holder: holder.clone(), password_hash })
             .await?;
@@ -135,12 +132,18 @@ pub async fn change_password(
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let login = parse_id("login", LoginName::parse, &login)?;
-    password::check_rule(&body.password)?;
-    // Authenticated before the (deliberately slow) hash, so an anonymous caller costs nothing.
-    actor(&app, &headers)?;
-    let password_hash = password::hash(body.password).await?;
+    let password_hash = hashed(&app, &headers, body.password).await?;
     let records = submit(&app, &headers, Command::ChangePassword { login: login.clone(), password_hash }).await?;
     Ok(Json(serde_json::json!({ "login": login.as_str(), "event_seq": last_seq(&records) })))
+}
+
+/// A new password's hash, once the password meets the rule and the caller is authenticated:
+/// authenticated before the (deliberately slow) hash, so an anonymous caller costs nothing. The
+/// role check is the command's.
+async fn hashed(app: &AppState, headers: &HeaderMap, password: String) -> Result<PasswordHash, ApiError> {
+    password::check_rule(&password)?;
+    actor(app, headers)?;
+    password::hash(password).await
 }
 
 fn holder_json(holder: &Actor) -> serde_json::Value {

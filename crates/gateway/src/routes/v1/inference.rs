@@ -177,18 +177,3 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
         Err(err) => Err(ApiError::bad_request(format!("could not read the request body: {err}"))),
     }
 }
-
-pub(super) fn sse_error(protocol: Protocol, model: &str) -> Bytes {
-    if protocol == Protocol::Anthropic {
-        return crate::routes::v1::anthropic::sse_error(model);
-    }
-    let event = serde_json::json!({
-        "error": {
-            "message": format!("the upstream of model `{model}` broke off the stream"),
-            "type": "upstream_error",
-            "code": "upstream_stream_interrupted",
-            "param": null,
-        }
-    });
-    Bytes::from(format!("data: {event}\n\n"))
-}

@@ -66,7 +66,7 @@ impl Body for Relay {
                 Some((protocol, model)) => {
                     tracing::warn!(model = %model, error = %err, "upstream stream broke");
                     this.ended = true;
-                    Poll::Ready(Some(Ok(Frame::data(super::inference::sse_error(*protocol, model)))))
+                    Poll::Ready(Some(Ok(Frame::data(sse_error(*protocol, model)))))
                 }
                 None => Poll::Ready(Some(Err(err))),
             },
@@ -81,4 +81,20 @@ impl Body for Relay {
     fn size_hint(&self) -> SizeHint {
         if self.event_stream.is_some() { SizeHint::default() } else { self.inner.size_hint() }
     }
+}
+
+/// The SSE event that ends a stream the upstream broke off, in the protocol's error shape.
+fn sse_error(protocol: Protocol, model: &str) -> Bytes {
+    if protocol == Protocol::Anthropic {
+        return crate::routes::v1::anthropic::sse_error(model);
+    }
+    let event = serde_json::json!({
+        "error": {
+            "message": format!("the upstream of model `{model}` broke off the stream"),
+            "type": "upstream_error",
+            "code": "upstream_stream_interrupted",
+            "param": null,
+        }
+    });
+    Bytes::from(format!("data: {event}\n\n"))
 }
