@@ -13,11 +13,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const TOKEN: &str = "pcp_crash_test_token";
+mod common;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use common::free_port;
+
+const TOKEN: &str = "pcp_crash_test_token";
 
 fn start(config: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_portcullis"))

@@ -13,8 +13,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Only a bound on polling: nothing asserts how long anything took.
-const STARTUP_BOUND: Duration = Duration::from_secs(60);
+mod common;
+
+use common::STARTUP_BOUND;
 
 struct Killed(Child);
 
@@ -32,7 +33,7 @@ async fn on_one_cpu_the_gateway_runs_current_thread_and_still_gates_streams_and_
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let log_path = dir.path().join("demo.log");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let mut demo = Killed(
         Command::new("taskset")
             .args(["-c", "0", env!("CARGO_BIN_EXE_portcullis"), "demo", "--listen", &format!("127.0.0.1:{port}")])
@@ -47,19 +48,7 @@ async fn on_one_cpu_the_gateway_runs_current_thread_and_still_gates_streams_and_
     );
     let gateway = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + STARTUP_BOUND;
-    let demo_json = loop {
-        assert!(tokio::time::Instant::now() < deadline, "the demo did not start");
-        assert!(demo.0.try_wait().unwrap().is_none(), "the demo exited early");
-        let ready = client.get(format!("{gateway}/readyz")).send().await.is_ok_and(|r| r.status().is_success());
-        let json = std::fs::read(data_dir.join("demo.json"))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-        if let (true, Some(json)) = (ready, json) {
-            break json;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let demo_json = common::wait_for_demo(&client, &mut demo.0, &gateway, &data_dir).await;
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(
         log.contains("async runtime") && log.contains("current-thread"),

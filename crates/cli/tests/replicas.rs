@@ -27,6 +27,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+mod common;
+
+use common::free_port;
+
 const TOKEN: &str = "pcp_replicas_test_token";
 const PASSWORD: &str = "correct horse battery staple";
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -44,10 +48,6 @@ unless { context has end_user && context.end_user has nationalities && context.e
 
 fn database_url() -> String {
     std::env::var("PORTCULLIS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_URL.into())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// One `portcullis serve` process.

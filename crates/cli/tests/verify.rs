@@ -25,9 +25,10 @@ use portcullis_translog::tile::{BundleId, bundles_for_growth, encode_bundle, rea
 use portcullis_translog::tree::{append_entries, tree_hash};
 use portcullis_translog::{Checkpoint, Hash, NoteSigner};
 
-/// How long the demo may take to start and to sign a checkpoint (it signs every 2 s). Only a
-/// bound on polling: nothing asserts how long anything took.
-const STARTUP_BOUND: Duration = Duration::from_secs(60);
+mod common;
+
+// STARTUP_BOUND also bounds the wait for a signed checkpoint (the demo signs every 2 s).
+use common::{STARTUP_BOUND, free_port};
 
 /// The demo's log origin (fixed whatever its port; see `demo.rs`).
 const ORIGIN: &str = "portcullis-demo.localhost/log";
@@ -50,10 +51,6 @@ impl Drop for Demo {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn start_demo() -> Demo {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
@@ -74,28 +71,10 @@ async fn start_demo() -> Demo {
         provider_token: String::new(),
         client: reqwest::Client::new(),
     };
-    let deadline = tokio::time::Instant::now() + STARTUP_BOUND;
-    loop {
-        assert!(tokio::time::Instant::now() < deadline, "the demo did not start with a demo.json");
-        assert!(demo.child.try_wait().unwrap().is_none(), "the demo exited early");
-        let ready = demo
-            .client
-            .get(format!("{}/readyz", demo.gateway))
-            .send()
-            .await
-            .is_ok_and(|response| response.status().is_success());
-        // demo.json is written in place, so a read may see half of it: retry until it parses.
-        let json = std::fs::read(data_dir.join("demo.json"))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-        if let (true, Some(json)) = (ready, json) {
-            demo.vkey = json["transparency_log"]["verifier_key"].as_str().unwrap().to_owned();
-            demo.provider_token = json["role_tokens"]["provider"].as_str().unwrap().to_owned();
-            assert_eq!(json["gateway_url"].as_str().unwrap(), demo.gateway);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let json = common::wait_for_demo(&demo.client, &mut demo.child, &demo.gateway, &data_dir).await;
+    demo.vkey = json["transparency_log"]["verifier_key"].as_str().unwrap().to_owned();
+    demo.provider_token = json["role_tokens"]["provider"].as_str().unwrap().to_owned();
+    assert_eq!(json["gateway_url"].as_str().unwrap(), demo.gateway);
     demo.wait_for_checkpoint_above(0).await;
     demo
 }
