@@ -295,7 +295,7 @@ mod tests {
             class_id: 0,
             customer_idx: 7,
             grants: Default::default(),
-            key_ids: Vec::new(),
+            key_idxs: Vec::new(),
             created_at: Timestamp::from_millis(0),
             limits: limits.map(Box::new),
         }
@@ -305,7 +305,8 @@ mod tests {
         ApiKey {
             key_id: portcullis_core::KeyId::parse("key_1").unwrap(),
             customer: portcullis_core::CustomerId::parse("acme").unwrap(),
-            label: "t".to_owned(),
+            customer_idx: 7,
+            label: "t".into(),
             key_hash: SecretHash::of_secret("k"),
             revoked: false,
             limits,

@@ -171,14 +171,16 @@ fn appeal_target(state: &State, customer: &CustomerId, subject: &AppealSubject) 
             let grant = holder.grants.get(model).filter(|g| g.revoked_at.is_some()).ok_or_else(|| {
                 CommandError::Invalid(format!("customer `{customer}` has no revoked grant for `{model}`"))
             })?;
-            let Some((Actor::Authority { authority, official }, revoked_on)) = &grant.revoked_by else {
+            let Some((Actor::Authority { authority, official }, revoked_on)) =
+                grant.revocation.as_deref().map(|revocation| (&revocation.by, revocation.made_at))
+            else {
                 return Err(CommandError::Invalid(format!("the revocation of `{model}` was not made by an authority")));
             };
             let procedure = &need_model(state, model)?.procedure;
             Ok(AppealTarget {
                 authority: authority.clone(),
                 deciders: vec![OfficialRef { authority: authority.clone(), official: official.clone() }],
-                appeal_by: after_days(*revoked_on, procedure.appeal_window_days),
+                appeal_by: after_days(revoked_on, procedure.appeal_window_days),
                 decision_days: procedure.appeal_decision_days,
             })
         }

@@ -22,7 +22,10 @@ use crate::policy::{CedarSchema, CompiledPolicies, PolicyKind};
 use crate::procedure::{Procedure, ReviewClock};
 use crate::stage::Stage;
 
+mod index;
 mod process;
+
+use index::{HashIndex, text_hash};
 
 /// Customer attributes, as set by the provider.
 pub type Attributes = serde_json::Map<String, serde_json::Value>;
@@ -44,8 +47,9 @@ pub struct Customer {
     pub class_id: u32,
     /// Grants held, by model.
     pub grants: Grants,
-    /// Its API keys' public ids (revoked ones included), so listing them does not scan every key.
-    pub key_ids: Vec<KeyId>,
+    /// Where its API keys (revoked ones included) are in the state's key table, so listing them
+    /// scans nothing; positions rather than ids, as four bytes each.
+    pub key_idxs: Vec<u32>,
     /// When it was created.
     pub created_at: Timestamp,
     /// Its rate limits and token budget; boxed, as most customers have none and there may be
@@ -55,24 +59,36 @@ pub struct Customer {
 
 /// A customer's grants, by model.
 ///
-/// A short vector rather than a persistent map: a customer holds grants for a handful of models
-/// at most, while an `imbl` map allocates a whole 32-slot node even for one entry (about 5 KiB with
-/// a `Grant` inline), which at ten million customers was most of the snapshot's memory. A change
-/// copies this vector along with its `Customer`, which is copied on write anyway.
+/// The first grant is held inline and any others in a short vector, rather than in a persistent
+/// map: a customer holds grants for a handful of models at most, usually one, while an `imbl` map
+/// allocates a whole node even for one entry (about 5 KiB with a `Grant` inline), which at ten
+/// million customers was most of the snapshot's memory. Inline, the request path reads the grant
+/// from the customer's own record, without another cache miss. A change copies this along with
+/// its `Customer`, which is copied on write anyway.
+///
+/// INVARIANT (grant-order): `first` is the grant first issued, `rest` the others in the order
+/// they were first issued; `rest` is empty while `first` is `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Grants(Vec<(ModelName, Grant)>);
+pub struct Grants {
+    first: Option<(ModelName, Grant)>,
+    rest: Vec<(ModelName, Grant)>,
+}
 
 impl Grants {
     /// The grant for a model, if any.
     pub fn get(&self, model: &(impl std::borrow::Borrow<str> + ?Sized)) -> Option<&Grant> {
         let model = model.borrow();
-        self.0.iter().find(|(name, _)| name.as_str() == model).map(|(_, grant)| grant)
+        self.entries().find(|(name, _)| name.as_str() == model).map(|(_, grant)| grant)
     }
 
     /// The grant for a model, for changing it.
     pub fn get_mut(&mut self, model: &(impl std::borrow::Borrow<str> + ?Sized)) -> Option<&mut Grant> {
         let model = model.borrow();
-        self.0.iter_mut().find(|(name, _)| name.as_str() == model).map(|(_, grant)| grant)
+        self.first
+            .iter_mut()
+            .chain(self.rest.iter_mut())
+            .find(|(name, _)| name.as_str() == model)
+            .map(|(_, grant)| grant)
     }
 
     /// Sets the grant for a model, returning the one it replaces.
@@ -80,29 +96,41 @@ impl Grants {
         if let Some(existing) = self.get_mut(&model) {
             return Some(std::mem::replace(existing, grant));
         }
+        if self.first.is_none() {
+            self.first = Some((model, grant));
+            return None;
+        }
         // Exact capacity: `push` alone would reserve room for four.
-        self.0.reserve_exact(1);
-        self.0.push((model, grant));
+        self.rest.reserve_exact(1);
+        self.rest.push((model, grant));
         None
     }
 
     /// Grants with their models, in the order they were first issued.
     pub fn iter(&self) -> impl Iterator<Item = (&ModelName, &Grant)> {
-        self.0.iter().map(|(model, grant)| (model, grant))
+        self.entries().map(|(model, grant)| (model, grant))
     }
 
     /// Number of models with a grant (revoked or lapsed ones included).
     pub fn len(&self) -> usize {
-        self.0.len()
+        usize::from(self.first.is_some()) + self.rest.len()
     }
 
     /// Whether no grant was ever issued.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.first.is_none()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &(ModelName, Grant)> {
+        self.first.iter().chain(self.rest.iter())
     }
 }
 
 /// A customer's grant for one model.
+///
+/// Kept small, as there may be one per customer for ten million customers: what the request path
+/// reads is inline, who granted it and why is shared with the grant before it when they are the
+/// same (a batch approval), and the revocation's details are boxed, as most grants have none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
     /// When it was granted.
@@ -111,16 +139,32 @@ pub struct Grant {
     pub expires_at: Option<Timestamp>,
     /// When a revocation takes effect, if revoked.
     pub revoked_at: Option<Timestamp>,
+    /// Who granted it, and why.
+    pub origin: Arc<GrantOrigin>,
+    /// The sequence number of the event that granted it.
+    pub granted_seq: u64,
+    /// The revocation, if any (it takes effect at `revoked_at`).
+    pub revocation: Option<Box<GrantRevocation>>,
+}
+
+/// Who made a grant, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantOrigin {
     /// Who granted it.
     pub granted_by: Actor,
     /// Why it was granted.
     pub reason: String,
-    /// The sequence number of the event that granted it.
-    pub granted_seq: u64,
-    /// The sequence number of the event that revoked it, if any.
-    pub revoked_seq: Option<u64>,
-    /// Who revoked it, and when the revocation was made (it takes effect at `revoked_at`).
-    pub revoked_by: Option<(Actor, Timestamp)>,
+}
+
+/// Who revoked a grant, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRevocation {
+    /// The sequence number of the event that revoked it.
+    pub seq: u64,
+    /// Who revoked it.
+    pub by: Actor,
+    /// When the revocation was made (it takes effect at the grant's `revoked_at`).
+    pub made_at: Timestamp,
 }
 
 /// An API key's record (the key itself is never kept).
@@ -130,8 +174,12 @@ pub struct ApiKey {
     pub key_id: KeyId,
     /// Owner.
     pub customer: CustomerId,
-    /// Label.
-    pub label: String,
+    /// The owner's `customer_idx`, so the request path goes from key to customer without
+    /// looking up the id.
+    pub customer_idx: u32,
+    /// Label; shared with the key issued before it when they are the same (keys issued in a
+    /// batch are usually labelled alike).
+    pub label: Arc<str>,
     /// Hash of the key.
     pub key_hash: SecretHash,
     /// Whether revoked.
@@ -389,9 +437,17 @@ pub struct State {
     pub last_seq: u64,
     schema: Arc<CedarSchema>,
     attester_registry: AttesterRegistry,
-    customers: imbl::HashMap<CustomerId, Arc<Customer>>,
-    keys: imbl::HashMap<SecretHash, Arc<ApiKey>>,
-    key_ids: imbl::HashMap<KeyId, SecretHash>,
+    /// INVARIANT (customer-position): `customers[i].customer_idx == i`; customers are never
+    /// removed, so a position, once given, holds the same customer for good.
+    customers: imbl::Vector<Arc<Customer>>,
+    /// Positions in `customers`, by [`text_hash`] of the id.
+    customer_ids: HashIndex,
+    /// INVARIANT (key-position): `keys[i].key_idx == i`; keys are revoked, never removed.
+    keys: imbl::Vector<Arc<ApiKey>>,
+    /// Positions in `keys`, by [`SecretHash::index_hash`].
+    key_hashes: HashIndex,
+    /// Positions in `keys`, by [`text_hash`] of the public id.
+    key_ids: HashIndex,
     official_tokens: imbl::HashMap<SecretHash, Arc<OfficialToken>>,
     token_ids: imbl::HashMap<TokenId, SecretHash>,
     authorities: imbl::OrdMap<AuthorityId, Arc<Authority>>,
@@ -404,6 +460,9 @@ pub struct State {
     appeals: imbl::OrdMap<AppealId, Arc<Appeal>>,
     notices: imbl::Vector<Arc<Notice>>,
     accounts: crate::account::Accounts,
+    /// The last grant's origin, handed to the next grant when the actor and reason are the same,
+    /// so a batch of approvals keeps one copy of them.
+    last_grant_origin: Option<Arc<GrantOrigin>>,
 }
 
 /// A stored event could not be applied: the store holds something this version cannot read.
@@ -425,9 +484,11 @@ impl State {
             last_seq: 0,
             schema,
             attester_registry: AttesterRegistry::from_config(attesters),
-            customers: imbl::HashMap::new(),
-            keys: imbl::HashMap::new(),
-            key_ids: imbl::HashMap::new(),
+            customers: imbl::Vector::new(),
+            customer_ids: HashIndex::default(),
+            keys: imbl::Vector::new(),
+            key_hashes: HashIndex::default(),
+            key_ids: HashIndex::default(),
             official_tokens: imbl::HashMap::new(),
             token_ids: imbl::HashMap::new(),
             authorities: imbl::OrdMap::new(),
@@ -438,6 +499,7 @@ impl State {
             appeals: imbl::OrdMap::new(),
             notices: imbl::Vector::new(),
             accounts: crate::account::Accounts::default(),
+            last_grant_origin: None,
         }
     }
 
@@ -459,7 +521,12 @@ impl State {
 
     /// A customer by id.
     pub fn customer(&self, id: &str) -> Option<&Arc<Customer>> {
-        self.customers.get(id)
+        self.customer_position(id).and_then(|position| self.customers.get(position))
+    }
+
+    /// A customer by its `customer_idx` (what a key record points at).
+    pub fn customer_at(&self, customer_idx: u32) -> Option<&Arc<Customer>> {
+        self.customers.get(usize::try_from(customer_idx).ok()?)
     }
 
     /// Number of customers.
@@ -467,28 +534,55 @@ impl State {
         self.customers.len()
     }
 
-    /// Customers, in no particular order.
+    /// Customers, in the order they were created.
     pub fn customers(&self) -> impl Iterator<Item = &Arc<Customer>> {
-        self.customers.values()
+        self.customers.iter()
     }
 
     /// The key record for a presented key's hash.
     pub fn key_by_hash(&self, hash: &SecretHash) -> Option<&Arc<ApiKey>> {
-        self.keys.get(hash)
+        // The latest key filed under the hash, as a replaced map entry would have been.
+        self.key_hashes
+            .get(hash.index_hash())
+            .rev()
+            .find_map(|position| self.keys.get(usize::try_from(position).ok()?).filter(|key| key.key_hash == *hash))
     }
 
     /// The key record by public id.
     pub fn key_by_id(&self, key_id: &str) -> Option<&Arc<ApiKey>> {
-        self.key_ids.get(key_id).and_then(|hash| self.keys.get(hash))
+        self.key_position(key_id).and_then(|position| self.keys.get(position))
     }
 
     /// Keys of one customer.
     pub fn keys_of<'a>(&'a self, customer: &'a str) -> impl Iterator<Item = &'a Arc<ApiKey>> + 'a {
-        self.customers
-            .get(customer)
+        self.customer(customer)
             .into_iter()
-            .flat_map(|c| c.key_ids.iter())
-            .filter_map(|key_id| self.key_by_id(key_id.as_str()))
+            .flat_map(|c| c.key_idxs.iter())
+            .filter_map(|position| self.keys.get(usize::try_from(*position).ok()?))
+    }
+
+    /// Where a customer is in `customers`. Ids are unique (`CustomerCreated` refuses a taken one),
+    /// so the first record whose id matches is the one.
+    fn customer_position(&self, id: &str) -> Option<usize> {
+        self.customer_ids.get(text_hash(id)).find_map(|position| {
+            let position = usize::try_from(position).ok()?;
+            self.customers.get(position).filter(|customer| customer.id.as_str() == id).map(|_| position)
+        })
+    }
+
+    /// A customer by id, for changing it (copied on write if a snapshot shares it).
+    fn customer_mut(&mut self, id: &str) -> Option<&mut Arc<Customer>> {
+        let position = self.customer_position(id)?;
+        self.customers.get_mut(position)
+    }
+
+    /// Where a key is in `keys`: the latest key with this public id, as a replaced map entry
+    /// would have been.
+    fn key_position(&self, key_id: &str) -> Option<usize> {
+        self.key_ids.get(text_hash(key_id)).rev().find_map(|position| {
+            let position = usize::try_from(position).ok()?;
+            self.keys.get(position).filter(|key| key.key_id.as_str() == key_id).map(|_| position)
+        })
     }
 
     /// The official token record for a presented token's hash.
@@ -574,55 +668,62 @@ impl State {
         }
         match &record.event {
             Event::CustomerCreated { customer, name, attributes } => {
-                if self.customers.contains_key(customer) {
+                if self.customer_position(customer.as_str()).is_some() {
                     return Err(fail(format!("customer `{customer}` already exists")));
                 }
                 let (attributes, class_id) = self.intern_class(attributes);
-                // Customers are never removed, so the count is a fresh index.
-                let customer_idx = u32::try_from(self.customers.len()).unwrap_or(u32::MAX);
-                self.customers.insert(
-                    customer.clone(),
-                    Arc::new(Customer {
-                        id: customer.clone(),
-                        customer_idx,
-                        name: name.clone(),
-                        attributes,
-                        class_id,
-                        grants: Grants::default(),
-                        key_ids: Vec::new(),
-                        created_at: record.at,
-                        limits: None,
-                    }),
-                );
+                // INVARIANT (customer-position): customers are never removed, so the count is
+                // the next position.
+                let customer_idx =
+                    u32::try_from(self.customers.len()).map_err(|_| fail("too many customers".to_owned()))?;
+                self.customer_ids.insert(text_hash(customer.as_str()), customer_idx);
+                self.customers.push_back(Arc::new(Customer {
+                    id: customer.clone(),
+                    customer_idx,
+                    name: name.clone(),
+                    attributes,
+                    class_id,
+                    grants: Grants::default(),
+                    key_idxs: Vec::new(),
+                    created_at: record.at,
+                    limits: None,
+                }));
             }
             Event::CustomerAttributesSet { customer, attributes } => {
                 let (attributes, class_id) = self.intern_class(attributes);
                 let entry =
-                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                    self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 let updated = Arc::make_mut(entry);
                 updated.attributes = attributes;
                 updated.class_id = class_id;
             }
             Event::KeyIssued { key_id, customer, label, key_hash } => {
+                // INVARIANT (key-position): keys are never removed, so the count is the next position.
+                let key_idx = u32::try_from(self.keys.len()).map_err(|_| fail("too many keys".to_owned()))?;
                 let owner =
-                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
-                Arc::make_mut(owner).key_ids.push(key_id.clone());
-                self.key_ids.insert(key_id.clone(), *key_hash);
-                self.keys.insert(
-                    *key_hash,
-                    Arc::new(ApiKey {
-                        key_id: key_id.clone(),
-                        customer: customer.clone(),
-                        label: label.clone(),
-                        key_hash: *key_hash,
-                        revoked: false,
-                        limits: crate::limits::Limits::default(),
-                    }),
-                );
+                    self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                let owner = Arc::make_mut(owner);
+                owner.key_idxs.push(key_idx);
+                let customer_idx = owner.customer_idx;
+                self.key_ids.insert(text_hash(key_id.as_str()), key_idx);
+                self.key_hashes.insert(key_hash.index_hash(), key_idx);
+                let label = match self.keys.back() {
+                    Some(last) if *last.label == **label => last.label.clone(),
+                    _ => Arc::from(label.as_str()),
+                };
+                self.keys.push_back(Arc::new(ApiKey {
+                    key_id: key_id.clone(),
+                    customer: customer.clone(),
+                    customer_idx,
+                    label,
+                    key_hash: *key_hash,
+                    revoked: false,
+                    limits: crate::limits::Limits::default(),
+                }));
             }
             Event::KeyRevoked { key_id, .. } => {
-                let hash = *self.key_ids.get(key_id).ok_or_else(|| fail(format!("no key `{key_id}`")))?;
-                if let Some(key) = self.keys.get_mut(&hash) {
+                let position = self.key_position(key_id.as_str()).ok_or_else(|| fail(format!("no key `{key_id}`")))?;
+                if let Some(key) = self.keys.get_mut(position) {
                     Arc::make_mut(key).revoked = true;
                 }
             }
@@ -709,32 +810,37 @@ impl State {
                 }));
             }
             Event::GrantIssued { customer, model, expires_at, reason, .. } => {
+                // The model's own name, so every grant shares its text rather than the event's copy.
+                let model = self.models.get(model).map_or_else(|| model.clone(), |known| known.name.clone());
+                let origin = match &self.last_grant_origin {
+                    Some(last) if last.granted_by == record.actor && last.reason == *reason => last.clone(),
+                    _ => Arc::new(GrantOrigin { granted_by: record.actor.clone(), reason: reason.clone() }),
+                };
+                self.last_grant_origin = Some(origin.clone());
                 let entry =
-                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                    self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 Arc::make_mut(entry).grants.insert(
-                    model.clone(),
+                    model,
                     Grant {
                         granted_at: record.at,
                         expires_at: *expires_at,
                         revoked_at: None,
-                        granted_by: record.actor.clone(),
-                        reason: reason.clone(),
+                        origin,
                         granted_seq: record.seq,
-                        revoked_seq: None,
-                        revoked_by: None,
+                        revocation: None,
                     },
                 );
             }
             Event::GrantRevoked { customer, model, effective_at, .. } => {
                 let entry =
-                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                    self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 let grant = Arc::make_mut(entry)
                     .grants
                     .get_mut(model)
                     .ok_or_else(|| fail(format!("customer `{customer}` holds no grant for `{model}`")))?;
                 grant.revoked_at = Some(*effective_at);
-                grant.revoked_seq = Some(record.seq);
-                grant.revoked_by = Some((record.actor.clone(), record.at));
+                grant.revocation =
+                    Some(Box::new(GrantRevocation { seq: record.seq, by: record.actor.clone(), made_at: record.at }));
             }
             Event::DirectiveIssued {
                 directive,
@@ -795,12 +901,12 @@ impl State {
             }
             Event::LimitsSet { customer, key_id: None, limits } => {
                 let entry =
-                    self.customers.get_mut(customer).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
+                    self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 Arc::make_mut(entry).limits = (!limits.is_unlimited()).then(|| Box::new(*limits));
             }
             Event::LimitsSet { key_id: Some(key_id), limits, .. } => {
-                let hash = *self.key_ids.get(key_id).ok_or_else(|| fail(format!("no key `{key_id}`")))?;
-                if let Some(key) = self.keys.get_mut(&hash) {
+                let position = self.key_position(key_id.as_str()).ok_or_else(|| fail(format!("no key `{key_id}`")))?;
+                if let Some(key) = self.keys.get_mut(position) {
                     Arc::make_mut(key).limits = *limits;
                 }
             }

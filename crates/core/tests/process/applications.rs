@@ -67,7 +67,7 @@ fn application_happy_path() {
     );
     // The grant is the earliest proposed expiry, issued by the official whose sign-off settled it.
     let grant = w.state.customer("acme").unwrap().grants.get("frontier").unwrap().clone();
-    assert_eq!((grant.expires_at, grant.granted_by), (Some(at(62)), actor("aisi/a.smith")));
+    assert_eq!((grant.expires_at, grant.origin.granted_by.clone()), (Some(at(62)), actor("aisi/a.smith")));
     let rows: &[(&str, Timestamp, &str)] = &[
         ("acme", at(3), "allow"),
         ("acme", at(62).plus_millis(-1), "allow"),

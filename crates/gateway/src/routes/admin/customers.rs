@@ -154,7 +154,7 @@ pub async fn list_keys(
         .map(|k| {
             serde_json::json!({
                 "key_id": k.key_id.as_str(),
-                "label": k.label,
+                "label": &*k.label,
                 "revoked": k.revoked,
                 "limits": crate::routes::admin::limits::limits_json(k.limits),
             })
@@ -201,10 +201,10 @@ fn customer_json(customer: &Customer, now: Timestamp) -> serde_json::Value {
             serde_json::json!({
                 "model": model.as_str(),
                 "granted_at": grant.granted_at.to_rfc3339(),
-                "granted_by": grant.granted_by.describe(),
+                "granted_by": grant.origin.granted_by.describe(),
                 "expires_at": grant.expires_at.map(Timestamp::to_rfc3339),
                 "revoked_at": grant.revoked_at.map(Timestamp::to_rfc3339),
-                "reason": grant.reason,
+                "reason": grant.origin.reason,
                 "active": active,
             })
         })

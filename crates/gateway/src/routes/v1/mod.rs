@@ -65,7 +65,7 @@ pub(crate) fn caller(
     let key = crate::auth::api_key(&snapshot, key_hash)?.clone();
     let customer = snapshot
         .state()
-        .customer(key.customer.as_str())
+        .customer_at(key.customer_idx)
         .cloned()
         .ok_or_else(|| crate::error::ApiError::Unauthenticated("invalid or revoked API key".to_owned()))?;
     let now = app.engine.now();

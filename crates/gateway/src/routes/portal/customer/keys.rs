@@ -97,7 +97,7 @@ fn render(signed: &Signed, status: StatusCode, top: Markup) -> PortalPage {
                 @for k in &keys {
                     tr {
                         th scope="row" { code { (k.key_id) } }
-                        td { (k.label) }
+                        td { (&*k.label) }
                         td { @if k.revoked { (badge("status-lifted", "revoked")) } @else { (badge("cleared", "active")) } }
                         td {
                             @if !k.revoked {
