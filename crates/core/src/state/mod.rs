@@ -24,8 +24,10 @@ use crate::stage::Stage;
 
 mod index;
 mod process;
+mod table;
 
 use index::{HashIndex, text_hash};
+use table::Table;
 
 /// Customer attributes, as set by the provider.
 pub type Attributes = serde_json::Map<String, serde_json::Value>;
@@ -439,11 +441,11 @@ pub struct State {
     attester_registry: AttesterRegistry,
     /// INVARIANT (customer-position): `customers[i].customer_idx == i`; customers are never
     /// removed, so a position, once given, holds the same customer for good.
-    customers: imbl::Vector<Arc<Customer>>,
+    customers: Table<Arc<Customer>>,
     /// Positions in `customers`, by [`text_hash`] of the id.
     customer_ids: HashIndex,
     /// INVARIANT (key-position): `keys[i].key_idx == i`; keys are revoked, never removed.
-    keys: imbl::Vector<Arc<ApiKey>>,
+    keys: Table<Arc<ApiKey>>,
     /// Positions in `keys`, by [`SecretHash::index_hash`].
     key_hashes: HashIndex,
     /// Positions in `keys`, by [`text_hash`] of the public id.
@@ -484,9 +486,9 @@ impl State {
             last_seq: 0,
             schema,
             attester_registry: AttesterRegistry::from_config(attesters),
-            customers: imbl::Vector::new(),
+            customers: Table::default(),
             customer_ids: HashIndex::default(),
-            keys: imbl::Vector::new(),
+            keys: Table::default(),
             key_hashes: HashIndex::default(),
             key_ids: HashIndex::default(),
             official_tokens: imbl::HashMap::new(),
@@ -677,7 +679,7 @@ impl State {
                 let customer_idx =
                     u32::try_from(self.customers.len()).map_err(|_| fail("too many customers".to_owned()))?;
                 self.customer_ids.insert(text_hash(customer.as_str()), customer_idx);
-                self.customers.push_back(Arc::new(Customer {
+                self.customers.push(Arc::new(Customer {
                     id: customer.clone(),
                     customer_idx,
                     name: name.clone(),
@@ -707,11 +709,11 @@ impl State {
                 let customer_idx = owner.customer_idx;
                 self.key_ids.insert(text_hash(key_id.as_str()), key_idx);
                 self.key_hashes.insert(key_hash.index_hash(), key_idx);
-                let label = match self.keys.back() {
+                let label = match self.keys.len().checked_sub(1).and_then(|last| self.keys.get(last)) {
                     Some(last) if *last.label == **label => last.label.clone(),
                     _ => Arc::from(label.as_str()),
                 };
-                self.keys.push_back(Arc::new(ApiKey {
+                self.keys.push(Arc::new(ApiKey {
                     key_id: key_id.clone(),
                     customer: customer.clone(),
                     customer_idx,
