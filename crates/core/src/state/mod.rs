@@ -706,7 +706,8 @@ impl State {
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 let owner = Arc::make_mut(owner);
                 owner.key_idxs.push(key_idx);
-                let customer_idx = owner.customer_idx;
+                // The customer's own id, so the key shares its text rather than the event's copy.
+                let (customer, customer_idx) = (owner.id.clone(), owner.customer_idx);
                 self.key_ids.insert(text_hash(key_id.as_str()), key_idx);
                 self.key_hashes.insert(key_hash.index_hash(), key_idx);
                 let label = match self.keys.len().checked_sub(1).and_then(|last| self.keys.get(last)) {
@@ -715,7 +716,7 @@ impl State {
                 };
                 self.keys.push(Arc::new(ApiKey {
                     key_id: key_id.clone(),
-                    customer: customer.clone(),
+                    customer,
                     customer_idx,
                     label,
                     key_hash: *key_hash,
