@@ -3,7 +3,7 @@
 //! the snapshot.
 //!
 //! Run with `cargo bench -p portcullis-core --bench decision`; `LARGEST=1000000` stops at a
-//! million customers (the default, ten million, takes a few minutes and about 10 GiB).
+//! million customers (the default, ten million, takes about four minutes and 6 GiB).
 //!
 //! No bench framework: the figures we want are a latency distribution of one call (median and
 //! tail), one-off build times and resident memory, which a plain loop around `Instant` gives
