@@ -1,8 +1,11 @@
 //! The governance state, derived from events.
 //!
-//! `State` is a value built from persistent maps: cloning it is O(1) and an update touches
-//! O(log n) nodes, so the writer can apply an event to a copy and publish the copy as the next
-//! immutable snapshot while requests keep reading the previous one.
+//! `State` is a value built from persistent structures: cloning it is O(1) and an update copies
+//! only the nodes on its path, so the writer can apply an event to a copy and publish the copy as
+//! the next immutable snapshot while requests keep reading the previous one. The records that
+//! number in millions, customers and API keys, are in `table::Table`s found through
+//! `index::HashIndex`es (dense, built for ten million entries); the rest, counted in hundreds,
+//! is in `imbl` maps.
 
 use std::sync::Arc;
 
