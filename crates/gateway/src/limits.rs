@@ -90,7 +90,7 @@ impl RateLimits {
     pub fn admit(&self, customer: &Customer, key: &ApiKey, now: Timestamp) -> Result<Applied, ApiError> {
         let applied = Applied {
             customer: customer.limits.as_deref().map(|l| (customer.customer_idx, *l)),
-            key: (!key.limits.is_unlimited()).then_some((key.key_hash, key.limits)),
+            key: key.limits.as_deref().map(|limits| (key.key_hash, *limits)),
         };
         if applied.customer.is_none() && applied.key.is_none() {
             return Ok(applied);
@@ -290,12 +290,12 @@ mod tests {
     fn customer(limits: Option<Limits>) -> Customer {
         Customer {
             id: portcullis_core::CustomerId::parse("acme").unwrap(),
-            name: "Acme".to_owned(),
+            name: "Acme".into(),
             attributes: Arc::default(),
             class_id: 0,
             customer_idx: 7,
             grants: Default::default(),
-            key_idxs: Vec::new(),
+            key_idxs: Box::default(),
             created_at: Timestamp::from_millis(0),
             limits: limits.map(Box::new),
         }
@@ -309,7 +309,7 @@ mod tests {
             label: "t".into(),
             key_hash: SecretHash::of_secret("k"),
             revoked: false,
-            limits,
+            limits: (!limits.is_unlimited()).then(|| Box::new(limits)),
         }
     }
 

@@ -44,7 +44,7 @@ pub struct Customer {
     /// counters (the gateway's recent-request counts) can be keyed without the id string.
     pub customer_idx: u32,
     /// Display name.
-    pub name: String,
+    pub name: Box<str>,
     /// Attributes, as set by the provider.
     pub attributes: Arc<serde_json::Map<String, serde_json::Value>>,
     /// The attribute class: customers with equal attributes share it, and share memoised
@@ -53,8 +53,9 @@ pub struct Customer {
     /// Grants held, by model.
     pub grants: Grants,
     /// Where its API keys (revoked ones included) are in the state's key table, so listing them
-    /// scans nothing; positions rather than ids, as four bytes each.
-    pub key_idxs: Vec<u32>,
+    /// scans nothing; positions rather than ids, as four bytes each. A boxed slice, not a `Vec`:
+    /// eight bytes less on each of millions of records, and keys are issued rarely.
+    pub key_idxs: Box<[u32]>,
     /// When it was created.
     pub created_at: Timestamp,
     /// Its rate limits and token budget; boxed, as most customers have none and there may be
@@ -76,7 +77,7 @@ pub struct Customer {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
     first: Option<(ModelName, Grant)>,
-    rest: Vec<(ModelName, Grant)>,
+    rest: Box<[(ModelName, Grant)]>,
 }
 
 impl Grants {
@@ -105,9 +106,9 @@ impl Grants {
             self.first = Some((model, grant));
             return None;
         }
-        // Exact capacity: `push` alone would reserve room for four.
-        self.rest.reserve_exact(1);
-        self.rest.push((model, grant));
+        let mut rest = std::mem::take(&mut self.rest).into_vec();
+        rest.push((model, grant));
+        self.rest = rest.into_boxed_slice();
         None
     }
 
@@ -189,8 +190,8 @@ pub struct ApiKey {
     pub key_hash: SecretHash,
     /// Whether revoked.
     pub revoked: bool,
-    /// The key's own limits, besides its customer's.
-    pub limits: crate::limits::Limits,
+    /// The key's own limits, besides its customer's; boxed, as most keys have none.
+    pub limits: Option<Box<crate::limits::Limits>>,
 }
 
 /// An official's role token record.
@@ -685,11 +686,11 @@ impl State {
                 self.customers.push(Arc::new(Customer {
                     id: customer.clone(),
                     customer_idx,
-                    name: name.clone(),
+                    name: name.as_str().into(),
                     attributes,
                     class_id,
                     grants: Grants::default(),
-                    key_idxs: Vec::new(),
+                    key_idxs: Box::default(),
                     created_at: record.at,
                     limits: None,
                 }));
@@ -708,7 +709,9 @@ impl State {
                 let owner =
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 let owner = Arc::make_mut(owner);
-                owner.key_idxs.push(key_idx);
+                let mut key_idxs = std::mem::take(&mut owner.key_idxs).into_vec();
+                key_idxs.push(key_idx);
+                owner.key_idxs = key_idxs.into_boxed_slice();
                 // The customer's own id, so the key shares its text rather than the event's copy.
                 let (customer, customer_idx) = (owner.id.clone(), owner.customer_idx);
                 self.key_ids.insert(text_hash(key_id.as_str()), key_idx);
@@ -724,7 +727,7 @@ impl State {
                     label,
                     key_hash: *key_hash,
                     revoked: false,
-                    limits: crate::limits::Limits::default(),
+                    limits: None,
                 }));
             }
             Event::KeyRevoked { key_id, .. } => {
@@ -913,7 +916,7 @@ impl State {
             Event::LimitsSet { key_id: Some(key_id), limits, .. } => {
                 let position = self.key_position(key_id.as_str()).ok_or_else(|| fail(format!("no key `{key_id}`")))?;
                 if let Some(key) = self.keys.get_mut(position) {
-                    Arc::make_mut(key).limits = *limits;
+                    Arc::make_mut(key).limits = (!limits.is_unlimited()).then(|| Box::new(*limits));
                 }
             }
             Event::AttesterRegistered { .. } | Event::AttesterKeyAdded { .. } | Event::AttesterKeyRevoked { .. } => {

@@ -156,7 +156,7 @@ pub async fn list_keys(
                 "key_id": k.key_id.as_str(),
                 "label": &*k.label,
                 "revoked": k.revoked,
-                "limits": crate::routes::admin::limits::limits_json(k.limits),
+                "limits": crate::routes::admin::limits::limits_json(k.limits.as_deref().copied().unwrap_or_default()),
             })
         })
         .collect();
@@ -212,7 +212,7 @@ fn customer_json(customer: &Customer, now: Timestamp) -> serde_json::Value {
     grants.sort_by(|a, b| a["model"].as_str().cmp(&b["model"].as_str()));
     serde_json::json!({
         "id": customer.id.as_str(),
-        "name": customer.name,
+        "name": &*customer.name,
         "attributes": *customer.attributes,
         "created_at": customer.created_at.to_rfc3339(),
         "grants": grants,

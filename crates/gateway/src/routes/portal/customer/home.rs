@@ -42,7 +42,7 @@ pub async fn get(
     let notices: Vec<_> = state.notices().rev().filter(|n| n.addressed_to(customer_id)).take(5).collect();
     let done = query.ok().and_then(|Query(q)| q.done);
     let content = html! {
-        h1 { (customer.name) }
+        h1 { (&*customer.name) }
         (done_message(done.as_deref()))
         p.lede { "Customer " code { (customer_id) } ". What your API keys may use now, your applications, grants, notices and appeals." }
         h2 #access { "Access now" }
