@@ -90,7 +90,8 @@ fn every_customer_and_key_is_found_by_id_by_hash_and_by_position() {
         assert_eq!(key.key_id, key_id(i, 0));
         assert_eq!(key.customer, id);
         assert!(Arc::ptr_eq(state.customer_at(key.customer_idx).unwrap(), customer));
-        assert!(Arc::ptr_eq(state.key_by_id(key_id(i, 0).as_str()).unwrap(), key));
+        assert!(std::ptr::eq(state.key_by_id(key_id(i, 0).as_str()).unwrap(), key));
+        assert!(std::ptr::eq(state.key_at(key.key_idx).unwrap(), key));
         let keys: Vec<&str> = state.keys_of(id.as_str()).map(|k| k.key_id.as_str()).collect();
         let want: Vec<KeyId> = if i % 100 == 0 { vec![key_id(i, 0), key_id(i, 1)] } else { vec![key_id(i, 0)] };
         assert_eq!(keys, want.iter().map(KeyId::as_str).collect::<Vec<_>>());

@@ -76,7 +76,7 @@ pub fn presented_key(headers: &HeaderMap) -> Result<SecretHash, ApiError> {
 /// # Errors
 ///
 /// 401 for an unknown or revoked key (the message does not say which: no key oracle).
-pub fn api_key<'a>(snapshot: &'a Snapshot, key_hash: &SecretHash) -> Result<&'a Arc<ApiKey>, ApiError> {
+pub fn api_key<'a>(snapshot: &'a Snapshot, key_hash: &SecretHash) -> Result<&'a ApiKey, ApiError> {
     match snapshot.state().key_by_hash(key_hash) {
         Some(key) if !key.revoked => Ok(key),
         _ => Err(ApiError::Unauthenticated("invalid or revoked API key".to_owned())),

@@ -304,6 +304,7 @@ mod tests {
     fn key(limits: Limits) -> ApiKey {
         ApiKey {
             key_id: portcullis_core::KeyId::parse("key_1").unwrap(),
+            key_idx: 3,
             customer: portcullis_core::CustomerId::parse("acme").unwrap(),
             customer_idx: 7,
             label: "t".into(),

@@ -174,10 +174,15 @@ pub struct GrantRevocation {
 }
 
 /// An API key's record (the key itself is never kept).
+///
+/// Held inline in the state's key table, not behind an `Arc`: the request path reaches it from
+/// the hash index with one cache miss fewer, and holds its position rather than the record.
 #[derive(Clone, Debug)]
 pub struct ApiKey {
     /// Public id.
     pub key_id: KeyId,
+    /// Its position in the state's key table ([`State::key_at`]).
+    pub key_idx: u32,
     /// Owner.
     pub customer: CustomerId,
     /// The owner's `customer_idx`, so the request path goes from key to customer without
@@ -449,7 +454,9 @@ pub struct State {
     /// Positions in `customers`, by [`text_hash`] of the id.
     customer_ids: HashIndex,
     /// INVARIANT (key-position): `keys[i].key_idx == i`; keys are revoked, never removed.
-    keys: Table<Arc<ApiKey>>,
+    /// Records inline rather than behind an `Arc`: a change copies a shared leaf's 256 records
+    /// (three reference counts each), and a lookup saves a cache miss.
+    keys: Table<ApiKey>,
     /// Positions in `keys`, by [`SecretHash::index_hash`].
     key_hashes: HashIndex,
     /// Positions in `keys`, by [`text_hash`] of the public id.
@@ -546,7 +553,7 @@ impl State {
     }
 
     /// The key record for a presented key's hash.
-    pub fn key_by_hash(&self, hash: &SecretHash) -> Option<&Arc<ApiKey>> {
+    pub fn key_by_hash(&self, hash: &SecretHash) -> Option<&ApiKey> {
         // The latest key filed under the hash, as a replaced map entry would have been.
         self.key_hashes
             .get(hash.index_hash())
@@ -555,12 +562,17 @@ impl State {
     }
 
     /// The key record by public id.
-    pub fn key_by_id(&self, key_id: &str) -> Option<&Arc<ApiKey>> {
+    pub fn key_by_id(&self, key_id: &str) -> Option<&ApiKey> {
         self.key_position(key_id).and_then(|position| self.keys.get(position))
     }
 
+    /// The key record by its `key_idx`.
+    pub fn key_at(&self, key_idx: u32) -> Option<&ApiKey> {
+        self.keys.get(usize::try_from(key_idx).ok()?)
+    }
+
     /// Keys of one customer.
-    pub fn keys_of<'a>(&'a self, customer: &'a str) -> impl Iterator<Item = &'a Arc<ApiKey>> + 'a {
+    pub fn keys_of<'a>(&'a self, customer: &'a str) -> impl Iterator<Item = &'a ApiKey> + 'a {
         self.customer(customer)
             .into_iter()
             .flat_map(|c| c.key_idxs.iter())
@@ -720,20 +732,21 @@ impl State {
                     Some(last) if *last.label == **label => last.label.clone(),
                     _ => Arc::from(label.as_str()),
                 };
-                self.keys.push(Arc::new(ApiKey {
+                self.keys.push(ApiKey {
                     key_id: key_id.clone(),
+                    key_idx,
                     customer,
                     customer_idx,
                     label,
                     key_hash: *key_hash,
                     revoked: false,
                     limits: None,
-                }));
+                });
             }
             Event::KeyRevoked { key_id, .. } => {
                 let position = self.key_position(key_id.as_str()).ok_or_else(|| fail(format!("no key `{key_id}`")))?;
                 if let Some(key) = self.keys.get_mut(position) {
-                    Arc::make_mut(key).revoked = true;
+                    key.revoked = true;
                 }
             }
             Event::AuthorityRegistered { authority, name } => {
@@ -916,7 +929,7 @@ impl State {
             Event::LimitsSet { key_id: Some(key_id), limits, .. } => {
                 let position = self.key_position(key_id.as_str()).ok_or_else(|| fail(format!("no key `{key_id}`")))?;
                 if let Some(key) = self.keys.get_mut(position) {
-                    Arc::make_mut(key).limits = (!limits.is_unlimited()).then(|| Box::new(*limits));
+                    key.limits = (!limits.is_unlimited()).then(|| Box::new(*limits));
                 }
             }
             Event::AttesterRegistered { .. } | Event::AttesterKeyAdded { .. } | Event::AttesterKeyRevoked { .. } => {

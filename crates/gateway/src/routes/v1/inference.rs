@@ -102,7 +102,7 @@ async fn gate_and_forward(
         }
     };
     // The key was resolved with the caller; its limits and its customer's apply.
-    let applied = app.rate_limits.admit(customer, &c.key, c.now)?;
+    let applied = app.rate_limits.admit(customer, c.key()?, c.now)?;
     let model_metrics = app.metrics.for_model(model.name.as_str());
     model_metrics.allowed.inc();
 

@@ -29,8 +29,8 @@ pub(crate) struct Caller {
     pub snapshot: std::sync::Arc<portcullis_core::Snapshot>,
     /// The customer owning the key.
     pub customer: std::sync::Arc<portcullis_core::state::Customer>,
-    /// The key's record (its own rate limits).
-    pub key: std::sync::Arc<portcullis_core::state::ApiKey>,
+    /// The key's position in the snapshot's key table ([`Caller::key`]).
+    pub key_idx: u32,
     /// The end-user context from the attestation header.
     pub end_user: portcullis_core::policy::EndUserContext,
     /// The time of the decision.
@@ -38,6 +38,18 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
+    /// The key's record (its own rate limits), read from the snapshot that authenticated it.
+    ///
+    /// # Errors
+    ///
+    /// 401 if the snapshot has no key at that position, which `caller` rules out.
+    pub(crate) fn key(&self) -> Result<&portcullis_core::state::ApiKey, crate::error::ApiError> {
+        self.snapshot
+            .state()
+            .key_at(self.key_idx)
+            .ok_or_else(|| crate::error::ApiError::Unauthenticated("invalid or revoked API key".to_owned()))
+    }
+
     /// The gate's decision for this caller on `model`, on this replica: refused first when the
     /// replica cannot confirm it is current and the model is gated (`replica.rs`), then decided
     /// by the core.
@@ -62,14 +74,15 @@ pub(crate) fn caller(
     key_hash: &portcullis_core::SecretHash,
 ) -> Result<Caller, crate::error::ApiError> {
     let snapshot = app.engine.snapshot();
-    let key = crate::auth::api_key(&snapshot, key_hash)?.clone();
+    let key = crate::auth::api_key(&snapshot, key_hash)?;
+    let (key_idx, customer_idx) = (key.key_idx, key.customer_idx);
     let customer = snapshot
         .state()
-        .customer_at(key.customer_idx)
+        .customer_at(customer_idx)
         .cloned()
         .ok_or_else(|| crate::error::ApiError::Unauthenticated("invalid or revoked API key".to_owned()))?;
     let now = app.engine.now();
     let attestation = headers.get(portcullis_core::attestation::ATTESTATION_HEADER).and_then(|v| v.to_str().ok());
     let end_user = snapshot.end_user_context(attestation, customer.id.as_str(), now);
-    Ok(Caller { snapshot, customer, key, end_user, now })
+    Ok(Caller { snapshot, customer, key_idx, end_user, now })
 }
