@@ -3,8 +3,8 @@
 //! Customers and API keys are never removed, so each gets the next position when it is created
 //! and keeps it. Why not `imbl::Vector`: its relaxed radix tree is 64 wide, so ten million
 //! entries sit four levels deep and a random lookup missed the cache at two or three of them
-//! (measured: `imbl::Vector` plus the record took about 700 ns at ten million entries, where
-//! the hash index in front of it took 70). At 256 wide, ten million entries are three levels
+//! (the decision bench at ten million customers: 408 ns to reach a customer by position through
+//! `imbl::Vector`, 85 ns through this table). At 256 wide, ten million entries are three levels
 //! deep, the upper two (about 40 KiB at ten million) stay in cache, and a lookup costs the leaf
 //! and the record.
 //!
