@@ -106,9 +106,7 @@ impl Grants {
             self.first = Some((model, grant));
             return None;
         }
-        let mut rest = std::mem::take(&mut self.rest).into_vec();
-        rest.push((model, grant));
-        self.rest = rest.into_boxed_slice();
+        push_boxed(&mut self.rest, (model, grant));
         None
     }
 
@@ -130,6 +128,28 @@ impl Grants {
     fn entries(&self) -> impl Iterator<Item = &(ModelName, Grant)> {
         self.first.iter().chain(self.rest.iter())
     }
+}
+
+/// Appends to a boxed slice: the short lists that millions of records hold (further grants, key
+/// positions) are kept at their exact length, 8 bytes less than a `Vec` each, and grow rarely.
+fn push_boxed<T>(slice: &mut Box<[T]>, item: T) {
+    let mut items = std::mem::take(slice).into_vec();
+    items.push(item);
+    *slice = items.into_boxed_slice();
+}
+
+/// The latest record filed under `hash` in `index` that `matches` (the full id or key hash: the
+/// index holds 64-bit hashes only), with its position in `table`.
+fn find_latest<'a, T: Clone>(
+    index: &HashIndex,
+    table: &'a Table<T>,
+    hash: u64,
+    matches: impl Fn(&T) -> bool,
+) -> Option<(usize, &'a T)> {
+    index.get(hash).rev().find_map(|position| {
+        let position = usize::try_from(position).ok()?;
+        table.get(position).filter(|record| matches(record)).map(|record| (position, record))
+    })
 }
 
 /// A customer's grant for one model.
@@ -555,10 +575,7 @@ impl State {
     /// The key record for a presented key's hash.
     pub fn key_by_hash(&self, hash: &SecretHash) -> Option<&ApiKey> {
         // The latest key filed under the hash, as a replaced map entry would have been.
-        self.key_hashes
-            .get(hash.index_hash())
-            .rev()
-            .find_map(|position| self.keys.get(usize::try_from(position).ok()?).filter(|key| key.key_hash == *hash))
+        find_latest(&self.key_hashes, &self.keys, hash.index_hash(), |key| key.key_hash == *hash).map(|(_, key)| key)
     }
 
     /// The key record by public id.
@@ -579,13 +596,10 @@ impl State {
             .filter_map(|position| self.keys.get(usize::try_from(*position).ok()?))
     }
 
-    /// Where a customer is in `customers`. Ids are unique (`CustomerCreated` refuses a taken one),
-    /// so the first record whose id matches is the one.
+    /// Where a customer is in `customers` (ids are unique: `CustomerCreated` refuses a taken one).
     fn customer_position(&self, id: &str) -> Option<usize> {
-        self.customer_ids.get(text_hash(id)).find_map(|position| {
-            let position = usize::try_from(position).ok()?;
-            self.customers.get(position).filter(|customer| customer.id.as_str() == id).map(|_| position)
-        })
+        find_latest(&self.customer_ids, &self.customers, text_hash(id), |customer| customer.id.as_str() == id)
+            .map(|(position, _)| position)
     }
 
     /// A customer by id, for changing it (copied on write if a snapshot shares it).
@@ -597,10 +611,8 @@ impl State {
     /// Where a key is in `keys`: the latest key with this public id, as a replaced map entry
     /// would have been.
     fn key_position(&self, key_id: &str) -> Option<usize> {
-        self.key_ids.get(text_hash(key_id)).rev().find_map(|position| {
-            let position = usize::try_from(position).ok()?;
-            self.keys.get(position).filter(|key| key.key_id.as_str() == key_id).map(|_| position)
-        })
+        find_latest(&self.key_ids, &self.keys, text_hash(key_id), |key| key.key_id.as_str() == key_id)
+            .map(|(position, _)| position)
     }
 
     /// The official token record for a presented token's hash.
@@ -721,9 +733,7 @@ impl State {
                 let owner =
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 let owner = Arc::make_mut(owner);
-                let mut key_idxs = std::mem::take(&mut owner.key_idxs).into_vec();
-                key_idxs.push(key_idx);
-                owner.key_idxs = key_idxs.into_boxed_slice();
+                push_boxed(&mut owner.key_idxs, key_idx);
                 // The customer's own id, so the key shares its text rather than the event's copy.
                 let (customer, customer_idx) = (owner.id.clone(), owner.customer_idx);
                 self.key_ids.insert(text_hash(key_id.as_str()), key_idx);
