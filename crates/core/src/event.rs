@@ -631,44 +631,60 @@ impl EventRecord {
 /// Serialises JSON with object keys sorted at every level and no insignificant whitespace, so
 /// equal values always produce equal bytes (and equal hashes).
 pub fn canonical_json(value: &serde_json::Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
+    // Cannot fail: a `Value`'s keys are strings and its numbers finite.
+    serde_json::to_string(&Sorted(value)).unwrap_or_default()
 }
 
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+/// A JSON value that serialises with its object keys sorted, through serde_json's own writer:
+/// no string is built per key or scalar (start-up computes this for every stored event).
+struct Sorted<'a>(&'a serde_json::Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        match self.0 {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+                // Keys of one object are distinct, so an unstable sort gives the one order.
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, item) in entries {
+                    out.serialize_entry(key, &Sorted(item))?;
                 }
-                out.push_str(&serde_json::Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(item, out);
+                out.end()
             }
-            out.push('}');
-        }
-        serde_json::Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            serde_json::Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Sorted(item))?;
                 }
-                write_canonical(item, out);
+                out.end()
             }
-            out.push(']');
+            scalar => scalar.serialize(serializer),
         }
-        scalar => out.push_str(&scalar.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The canonical bytes are what the log hashes: a change here forks every verifier's view.
+    /// Keys sorted at every level (by UTF-8 bytes), arrays kept in order, no whitespace, strings
+    /// escaped as serde_json escapes them, non-ASCII kept as is.
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level_and_keeps_bytes_stable() {
+        let value = serde_json::json!({
+            "zeta": [3, {"b": true, "a": null}, "x"],
+            "alpha": {"é": "ü", "Z": -0.5, "a\"q": "line\nbreak\u{1}tab\t"},
+            "": 18_446_744_073_709_551_615_u64,
+            "mid": {"nested": {"z": 1e100, "y": -7}},
+        });
+        assert_eq!(
+            canonical_json(&value),
+            r#"{"":18446744073709551615,"alpha":{"Z":-0.5,"a\"q":"line\nbreak\u0001tab\t","é":"ü"},"mid":{"nested":{"y":-7,"z":1e+100}},"zeta":[3,{"a":null,"b":true},"x"]}"#
+        );
+    }
 
     #[test]
     fn long_policies_are_digested_to_fit_an_entry() {

@@ -131,13 +131,14 @@ impl Engine {
         signer: Arc<NoteSigner>,
         replication: Replication,
     ) -> anyhow::Result<Self> {
-        let mut state = initial;
         let started = Instant::now();
-        let records = store.load_verified(&signer.verifier())?;
-        for record in &records {
-            state.apply(record)?;
-        }
-        tracing::info!(events = records.len(), customers = state.n_customers(), "state rebuilt from stored events");
+        let state = rebuild(store.as_mut(), initial, &signer.verifier())?;
+        tracing::info!(
+            events = state.last_seq,
+            customers = state.n_customers(),
+            seconds = started.elapsed().as_secs_f64(),
+            "state rebuilt from stored events"
+        );
         let feed = store.change_feed()?;
         let freshness = Arc::new(match feed {
             Some(_) => Freshness::shared(replication.staleness_bound),
@@ -233,6 +234,48 @@ impl Engine {
         self.jobs.send(Job::Read { after, limit, reply }).await.map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
+}
+
+/// Chunks read and checked ahead of the one being applied. Two keep both threads busy; more
+/// would only hold more events in memory.
+const LOAD_AHEAD: usize = 2;
+
+/// Replays every stored event into `initial`, checking the log as it goes. Two threads share the
+/// work: this one applies each chunk while a scoped one reads, parses and hashes the next
+/// (`EventStore::load_verified_each`), so start-up takes about as long as the slower of the two
+/// rather than their sum, and holds a few chunks in memory rather than the whole log.
+///
+/// The state is returned only once the whole log checked out, checkpoint included.
+fn rebuild(
+    store: &mut dyn EventStore,
+    initial: State,
+    verifier: &portcullis_translog::NoteVerifier,
+) -> anyhow::Result<State> {
+    let mut state = initial;
+    let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<EventRecord>>(LOAD_AHEAD);
+    let (loaded, applied) = std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new().name("portcullis-load".to_owned()).spawn_scoped(scope, move || {
+            store.load_verified_each(verifier, &mut |chunk| match chunks.send(chunk) {
+                Ok(()) => std::ops::ControlFlow::Continue(()),
+                // The applying side stopped on an event it cannot apply: stop reading.
+                Err(_) => std::ops::ControlFlow::Break(()),
+            })
+        });
+        // Consumes the receiver, so an error drops it and the reader stops at its next chunk.
+        let applied =
+            received.into_iter().try_for_each(|chunk| chunk.iter().try_for_each(|record| state.apply(record)));
+        let loaded = match reader {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err(portcullis_store::StoreError::Log("the log reader panicked".to_owned()))),
+            Err(err) => Err(portcullis_store::StoreError::Log(format!("failed to start the log reader: {err}"))),
+        };
+        (loaded, applied)
+    });
+    // An unappliable event explains a stopped reader; otherwise the reader's verdict comes first.
+    applied?;
+    loaded?;
+    Ok(state)
 }
 
 /// Waits on the change feed and asks the writer to catch up on every notice and every heartbeat

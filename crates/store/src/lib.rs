@@ -21,6 +21,7 @@ pub mod postgres;
 pub mod sessions;
 pub mod sqlite;
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -132,15 +133,40 @@ pub trait EventStore: Send {
     /// Fails on a database error or an unreadable event.
     fn events_after(&mut self, after: u64, limit: usize) -> Result<Vec<EventRecord>, StoreError>;
 
-    /// Every stored event, in sequence order, after recomputing the transparency log from them
-    /// and checking it against the stored hashes and the latest checkpoint (verified with
-    /// `verifier`).
+    /// Every stored event, in sequence order, handed to `each` a chunk at a time: the transparency
+    /// log is recomputed from the events and each chunk is handed over once it matches the
+    /// stored hashes; the latest checkpoint (verified with `verifier`) is checked after the last
+    /// chunk. Only one chunk is held at a time, so memory does not grow with the log, and the
+    /// caller can replay one chunk (on another thread) while the next is read and checked.
+    ///
+    /// When `each` answers `Break`, reading stops and this returns `Ok` without checking the
+    /// checkpoint. Whatever the caller built from the chunks is trustworthy only once this
+    /// returns `Ok` after the last one.
     ///
     /// # Errors
     ///
     /// [`StoreError::LogTampered`] naming what does not match, a database error, or an
     /// unreadable event.
-    fn load_verified(&mut self, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError>;
+    fn load_verified_each(
+        &mut self,
+        verifier: &NoteVerifier,
+        each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
+    ) -> Result<(), StoreError>;
+
+    /// Every stored event in one vector, checked as [`EventStore::load_verified_each`] checks
+    /// them (for tests and small stores: the whole log is in memory at once).
+    ///
+    /// # Errors
+    ///
+    /// As [`EventStore::load_verified_each`].
+    fn load_verified(&mut self, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError> {
+        let mut all = Vec::new();
+        self.load_verified_each(verifier, &mut |chunk| {
+            all.extend(chunk);
+            ControlFlow::Continue(())
+        })?;
+        Ok(all)
+    }
 
     /// Signs and stores a checkpoint if the log grew since the last one.
     ///

@@ -5,6 +5,7 @@
 //! tree is a pure function of the committed events, and its stored hashes are written in the
 //! same transaction as the events they cover.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -40,6 +41,31 @@ pub(crate) trait LogSource {
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
     /// Stored hashes by index, in the order asked.
     fn hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, BoxError>;
+    /// The stored hashes `start .. start + count`, in order: one range scan of the primary key,
+    /// where a list of indexes would look each one up (start-up reads every stored hash).
+    fn hash_range(&self, start: u64, count: u64) -> Result<Vec<Hash>, BoxError>;
+}
+
+/// Collects the rows of a range read of stored hashes (`idx`, `hash`, ordered by `idx`),
+/// naming the first index missing from `start .. start + count`.
+pub(crate) fn hashes_in_range<B: AsRef<[u8]>>(
+    start: u64,
+    count: u64,
+    rows: impl Iterator<Item = Result<(i64, B), BoxError>>,
+) -> Result<Vec<Hash>, BoxError> {
+    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    for row in rows {
+        let (idx, bytes) = row?;
+        let expected = start + out.len() as u64;
+        if u64::try_from(idx).ok() != Some(expected) {
+            return Err(format!("stored hash {expected} is missing").into());
+        }
+        out.push(Hash::from_slice(bytes.as_ref()).map_err(|_| format!("stored hash {idx} is not 32 bytes"))?);
+    }
+    if (out.len() as u64) < count {
+        return Err(format!("stored hash {} is missing", start + out.len() as u64).into());
+    }
+    Ok(out)
 }
 
 /// A [`LogSource`] seen as the translog's [`HashReader`].
@@ -103,6 +129,15 @@ impl LogSource for SqlHashes<'_> {
             }
         }
         in_order(indexes, &found)
+    }
+
+    fn hash_range(&self, start: u64, count: u64) -> Result<Vec<Hash>, BoxError> {
+        let mut statement =
+            self.0.prepare_cached("SELECT idx, hash FROM log_hashes WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
+        let rows = statement.query_map(params![i64::try_from(start)?, i64::try_from(start + count)?], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })?;
+        hashes_in_range(start, count, rows.map(|row| row.map_err(BoxError::from)))
     }
 }
 
@@ -199,14 +234,20 @@ pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<Stored
 /// Reads every stored event, recomputing the log from them and checking it against the stored
 /// hashes and the latest signed checkpoint. Anything altered, removed or reordered is reported.
 ///
-/// Returns the events, so start-up reads and parses them once, not once to check and again to
-/// replay.
-pub(crate) fn load_checked(source: &dyn LogSource, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError> {
+/// Hands the events to `each` in order, a chunk at a time and each chunk only once its hashes
+/// matched, so start-up reads and parses them once, not once to check and again to replay, and
+/// holds one chunk at a time, not the whole log. When `each` breaks, reading stops and the
+/// checkpoint is not checked (the caller is giving up on the start). The checkpoint is checked
+/// last: a caller must not serve what it built from the chunks before this returns `Ok`.
+pub(crate) fn load_checked(
+    source: &dyn LogSource,
+    verifier: &NoteVerifier,
+    each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
+) -> Result<(), StoreError> {
     /// Events recomputed per step: bounds memory whatever the log's size.
     const CHUNK: usize = 4096;
     let size = source.tree_size()?;
     let mut done = 0_u64;
-    let mut all = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     while done < size {
         let records = source.events(done, CHUNK)?;
         if records.is_empty() {
@@ -225,10 +266,7 @@ pub(crate) fn load_checked(source: &dyn LogSource, verifier: &NoteVerifier) -> R
         // Earlier hashes were already checked, so reading them from the store is safe.
         let appended = append_entries(done, &entries, &Hashes(source)).map_err(log_error)?;
         let stored = source
-            .hashes(
-                &(appended.first_stored_index..appended.first_stored_index + appended.stored_hashes.len() as u64)
-                    .collect::<Vec<_>>(),
-            )
+            .hash_range(appended.first_stored_index, appended.stored_hashes.len() as u64)
             .map_err(|err| StoreError::LogTampered(err.to_string()))?;
         if let Some((position, _)) = stored.iter().zip(&appended.stored_hashes).enumerate().find(|(_, (a, b))| a != b) {
             return Err(StoreError::LogTampered(format!(
@@ -237,7 +275,9 @@ pub(crate) fn load_checked(source: &dyn LogSource, verifier: &NoteVerifier) -> R
             )));
         }
         done = appended.new_size;
-        all.extend(records);
+        if each(records).is_break() {
+            return Ok(());
+        }
     }
     let n_hashes = source.hash_count()?;
     if n_hashes != stored_hash_count(size) {
@@ -267,7 +307,7 @@ pub(crate) fn load_checked(source: &dyn LogSource, verifier: &NoteVerifier) -> R
             )));
         }
     }
-    Ok(all)
+    Ok(())
 }
 
 pub(crate) fn log_error(err: impl std::fmt::Display) -> StoreError {

@@ -18,6 +18,7 @@
 //! can share one database without touching each other.
 
 use std::cell::RefCell;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,9 @@ use postgres::fallible_iterator::FallibleIterator as _;
 use postgres::{Client, GenericClient, IsolationLevel, NoTls};
 use rustls::ClientConfig;
 
-use crate::log::{LogSource, StoredCheckpoint, in_order, load_checked, log_error, new_hashes, next_checkpoint};
+use crate::log::{
+    LogSource, StoredCheckpoint, hashes_in_range, in_order, load_checked, log_error, new_hashes, next_checkpoint,
+};
 use crate::{ChangeFeed, EventStore, StoreError};
 
 /// Migrations, applied in order; `portcullis_schema.version` records how many ran. The same
@@ -320,6 +323,19 @@ impl<C: GenericClient> LogSource for PgSource<'_, C> {
         }
         in_order(indexes, &found)
     }
+
+    fn hash_range(&self, start: u64, count: u64) -> Result<Vec<Hash>, BoxError> {
+        let (from, to) = (i64::try_from(start)?, i64::try_from(start + count)?);
+        let rows = self
+            .client()
+            .map_err(|err| err.to_string())?
+            .query("SELECT idx, hash FROM log_hashes WHERE idx >= $1 AND idx < $2 ORDER BY idx", &[&from, &to])?;
+        hashes_in_range(
+            start,
+            count,
+            rows.iter().map(|row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, &[u8]>(1)?))),
+        )
+    }
 }
 
 fn tree_size(client: &mut impl GenericClient) -> Result<u64, StoreError> {
@@ -467,14 +483,18 @@ impl EventStore for PgStore {
         tree_size(self.connection.client()?)
     }
 
-    fn load_verified(&mut self, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError> {
+    fn load_verified_each(
+        &mut self,
+        verifier: &NoteVerifier,
+        each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
         // One consistent view: other replicas keep appending while this one checks.
         let client = self.connection.client()?;
         let mut view =
             client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
-        let records = load_checked(&PgSource::new(&mut view), verifier)?;
+        load_checked(&PgSource::new(&mut view), verifier, each)?;
         view.commit()?;
-        Ok(records)
+        Ok(())
     }
 
     fn sign_checkpoint(&mut self, signer: &NoteSigner, now: Timestamp) -> Result<Option<StoredCheckpoint>, StoreError> {

@@ -1,5 +1,6 @@
 //! The embedded SQLite store.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use portcullis_core::{EventRecord, Timestamp};
@@ -180,8 +181,12 @@ impl EventStore for SqliteStore {
         true
     }
 
-    fn load_verified(&mut self, verifier: &NoteVerifier) -> Result<Vec<EventRecord>, StoreError> {
-        crate::log::load_checked(&crate::log::SqlHashes(&self.connection), verifier)
+    fn load_verified_each(
+        &mut self,
+        verifier: &NoteVerifier,
+        each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        crate::log::load_checked(&crate::log::SqlHashes(&self.connection), verifier, each)
     }
 
     fn sign_checkpoint(&mut self, signer: &NoteSigner, now: Timestamp) -> Result<Option<StoredCheckpoint>, StoreError> {

@@ -129,4 +129,35 @@ fn tampering_is_detected() {
     check_tamper("UPDATE checkpoints SET note = replace(note, '600', '599')", "the latest checkpoint does not verify");
     // Extra hashes appended.
     check_tamper("INSERT INTO log_hashes (idx, hash) VALUES (999999, zeroblob(32))", "stored hashes for 600 events");
+    // A stored hash removed from the middle, and the last one removed: the range read names it.
+    check_tamper("DELETE FROM log_hashes WHERE idx = 10", "stored hash 10 is missing");
+    let last = 2 * 600 - u64::from(600_u64.count_ones()) - 1;
+    check_tamper(&format!("DELETE FROM log_hashes WHERE idx = {last}"), &format!("stored hash {last} is missing"));
+}
+
+/// Start-up reads the log a chunk at a time: every event once, in order, and a consumer that
+/// stops is handed nothing more.
+#[test]
+fn the_log_is_handed_over_in_order_a_chunk_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_with(&dir, 10_000);
+    store.sign_checkpoint(&signer(), Timestamp::from_millis(5)).unwrap().unwrap();
+    let mut chunks = Vec::new();
+    store
+        .load_verified_each(&signer().verifier(), &mut |chunk| {
+            chunks.push(chunk.iter().map(|record| record.seq).collect::<Vec<_>>());
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(chunks.len() > 1, "one chunk for 10,000 events: memory would grow with the log");
+    assert_eq!(chunks.concat(), (1..=10_000).collect::<Vec<u64>>());
+
+    let mut handed = 0;
+    store
+        .load_verified_each(&signer().verifier(), &mut |_| {
+            handed += 1;
+            std::ops::ControlFlow::Break(())
+        })
+        .unwrap();
+    assert_eq!(handed, 1);
 }
