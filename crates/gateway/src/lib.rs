@@ -28,6 +28,7 @@ pub mod limits;
 pub mod metrics;
 pub mod replica;
 pub mod routes;
+pub mod serve;
 pub mod startup;
 pub mod transparency;
 pub mod upstream;

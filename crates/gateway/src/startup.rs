@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use portcullis_core::attestation::TrustedAttester;
 use portcullis_core::attester::AttesterPublicKey;
 use portcullis_core::policy::CedarSchema;
@@ -201,7 +200,7 @@ impl Application {
     ///
     /// # Errors
     ///
-    /// Fails when the server fails.
+    /// As [`Application::run_until`].
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
     }
@@ -211,13 +210,10 @@ impl Application {
     ///
     /// # Errors
     ///
-    /// Fails when the server fails.
+    /// None so far: a failed accept is retried and a connection's errors end that connection
+    /// only. The `Result` leaves room for a server that can fail as a whole.
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let listener = self.listener.tap_io(|tcp| {
-            // Small SSE chunks must leave at once; Nagle would hold them back.
-            let _ = tcp.set_nodelay(true);
-        });
         let mut grace_rx = stop_rx.clone();
         let sequencer = tokio::spawn(crate::transparency::run_sequencer(
             self.engine.clone(),
@@ -227,7 +223,7 @@ impl Application {
         if let Some((state, interval)) = self.probe {
             tokio::spawn(crate::upstream::probe::run(state, interval, stop_rx.clone()));
         }
-        let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
+        let server = crate::serve::serve(self.listener, self.router, async move {
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
         });
         tokio::spawn(async move {
@@ -237,7 +233,7 @@ impl Application {
         });
         let grace = self.shutdown_grace;
         tokio::select! {
-            result = server => result.context("the HTTP server failed")?,
+            () = server => {}
             () = async move {
                 let _ = grace_rx.wait_for(|stopped| *stopped).await;
                 tokio::time::sleep(grace).await;
