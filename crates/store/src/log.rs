@@ -236,48 +236,39 @@ pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<Stored
 ///
 /// Hands the events to `each` in order, a chunk at a time and each chunk only once its hashes
 /// matched, so start-up reads and parses them once, not once to check and again to replay, and
-/// holds one chunk at a time, not the whole log. When `each` breaks, reading stops and the
+/// holds a few chunks at a time, not the whole log. When `each` breaks, reading stops and the
 /// checkpoint is not checked (the caller is giving up on the start). The checkpoint is checked
 /// last: a caller must not serve what it built from the chunks before this returns `Ok`.
+///
+/// Two threads share the work: this one reads and parses the events (the source is one
+/// connection) and checks their hashes, while a scoped one writes each chunk's public entries,
+/// the canonical JSON the leaves are hashed from, which is the dearest step (BENCHMARKS.md §2).
 pub(crate) fn load_checked(
     source: &dyn LogSource,
     verifier: &NoteVerifier,
     each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
 ) -> Result<(), StoreError> {
-    /// Events recomputed per step: bounds memory whatever the log's size.
-    const CHUNK: usize = 4096;
     let size = source.tree_size()?;
-    let mut done = 0_u64;
-    while done < size {
-        let records = source.events(done, CHUNK)?;
-        if records.is_empty() {
-            return Err(StoreError::LogTampered(format!("events after {done} are missing")));
-        }
-        for (offset, record) in (1_u64..).zip(&records) {
-            if record.seq != done + offset {
-                return Err(StoreError::LogTampered(format!(
-                    "event {} is stored where event {} belongs",
-                    record.seq,
-                    done + offset
-                )));
-            }
-        }
-        let entries: Vec<String> = records.iter().map(EventRecord::public_json).collect();
-        // Earlier hashes were already checked, so reading them from the store is safe.
-        let appended = append_entries(done, &entries, &Hashes(source)).map_err(log_error)?;
-        let stored = source
-            .hash_range(appended.first_stored_index, appended.stored_hashes.len() as u64)
-            .map_err(|err| StoreError::LogTampered(err.to_string()))?;
-        if let Some((position, _)) = stored.iter().zip(&appended.stored_hashes).enumerate().find(|(_, (a, b))| a != b) {
-            return Err(StoreError::LogTampered(format!(
-                "stored hash {} does not match the stored events (an event or a hash was altered)",
-                appended.first_stored_index + position as u64
-            )));
-        }
-        done = appended.new_size;
-        if each(records).is_break() {
-            return Ok(());
-        }
+    let finished = std::thread::scope(|scope| {
+        let (to_render, rendering) = std::sync::mpsc::sync_channel::<Vec<EventRecord>>(1);
+        let (rendered, from_render) = std::sync::mpsc::sync_channel::<Rendered>(1);
+        std::thread::Builder::new()
+            .name("portcullis-log-json".to_owned())
+            .spawn_scoped(scope, move || {
+                for records in rendering {
+                    let entries = records.iter().map(EventRecord::public_json).collect();
+                    // The checking side gave up: stop.
+                    if rendered.send((records, entries)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|err| StoreError::Log(format!("failed to start the log's JSON thread: {err}")))?;
+        // Returning drops both channel ends this side holds, which ends the thread.
+        check_chunks(source, size, &to_render, &from_render, each)
+    })?;
+    if finished.is_break() {
+        return Ok(());
     }
     let n_hashes = source.hash_count()?;
     if n_hashes != stored_hash_count(size) {
@@ -308,6 +299,67 @@ pub(crate) fn load_checked(
         }
     }
     Ok(())
+}
+
+/// A chunk of events with their public entries.
+type Rendered = (Vec<EventRecord>, Vec<String>);
+
+/// The checking side of [`load_checked`]: reads chunk after chunk, each one ahead of the chunk
+/// whose entries it waits for, checks each chunk's hashes and hands it over. Breaks when `each`
+/// does.
+fn check_chunks(
+    source: &dyn LogSource,
+    size: u64,
+    to_render: &std::sync::mpsc::SyncSender<Vec<EventRecord>>,
+    from_render: &std::sync::mpsc::Receiver<Rendered>,
+    each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, StoreError> {
+    /// Events per chunk: bounds memory whatever the log's size.
+    const CHUNK: usize = 4096;
+    let stopped = || StoreError::Log("the log's JSON thread stopped".to_owned());
+    let mut read = 0_u64;
+    let read_ahead = |read: &mut u64| -> Result<(), StoreError> {
+        if *read >= size {
+            return Ok(());
+        }
+        let records = source.events(*read, CHUNK)?;
+        if records.is_empty() {
+            return Err(StoreError::LogTampered(format!("events after {read} are missing")));
+        }
+        for (offset, record) in (1_u64..).zip(&records) {
+            if record.seq != *read + offset {
+                return Err(StoreError::LogTampered(format!(
+                    "event {} is stored where event {} belongs",
+                    record.seq,
+                    *read + offset
+                )));
+            }
+        }
+        *read += records.len() as u64;
+        to_render.send(records).map_err(|_| stopped())
+    };
+    read_ahead(&mut read)?;
+    let mut done = 0_u64;
+    while done < size {
+        read_ahead(&mut read)?;
+        let (records, entries) = from_render.recv().map_err(|_| stopped())?;
+        // Earlier hashes were already checked, so reading them from the store is safe.
+        let appended = append_entries(done, &entries, &Hashes(source)).map_err(log_error)?;
+        let stored = source
+            .hash_range(appended.first_stored_index, appended.stored_hashes.len() as u64)
+            .map_err(|err| StoreError::LogTampered(err.to_string()))?;
+        if let Some((position, _)) = stored.iter().zip(&appended.stored_hashes).enumerate().find(|(_, (a, b))| a != b) {
+            return Err(StoreError::LogTampered(format!(
+                "stored hash {} does not match the stored events (an event or a hash was altered)",
+                appended.first_stored_index + position as u64
+            )));
+        }
+        done = appended.new_size;
+        if each(records).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    Ok(ControlFlow::Continue(()))
 }
 
 pub(crate) fn log_error(err: impl std::fmt::Display) -> StoreError {

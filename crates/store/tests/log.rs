@@ -161,3 +161,35 @@ fn the_log_is_handed_over_in_order_a_chunk_at_a_time() {
         .unwrap();
     assert_eq!(handed, 1);
 }
+
+/// Start-up reads a chunk ahead of the one whose hashes it checks: tampering in a later chunk is
+/// still found, and nothing from that chunk or after it is handed over.
+#[test]
+fn tampering_in_a_later_chunk_stops_the_hand_over_before_it() {
+    for (sql, expect) in [
+        (
+            "UPDATE events SET record = replace(record, '\"name\":\"A\"', '\"name\":\"B\"') WHERE seq = 9000",
+            "does not match the stored events",
+        ),
+        ("DELETE FROM events WHERE seq = 9000", "is stored where event 9000 belongs"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store_with(&dir, 10_000);
+        store.sign_checkpoint(&signer(), Timestamp::from_millis(5)).unwrap().unwrap();
+        drop(store);
+        Connection::open(dir.path().join("p.db")).unwrap().execute_batch(sql).unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("p.db")).unwrap();
+        let mut handed = Vec::new();
+        let err = store
+            .load_verified_each(&signer().verifier(), &mut |chunk| {
+                handed.extend(chunk.iter().map(|record| record.seq));
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expect), "`{expect}` not in `{err}`");
+        assert!(!handed.is_empty(), "the chunks before the tampered one check out");
+        assert_eq!(handed, (1..=handed.len() as u64).collect::<Vec<_>>(), "in order, from the first");
+        assert!(handed.iter().all(|&seq| seq < 9000), "a chunk holding event 9000 was handed over");
+    }
+}
