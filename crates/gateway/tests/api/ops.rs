@@ -26,3 +26,41 @@ async fn health_readiness_and_metrics() {
     // No secret ever appears in metrics.
     assert!(!metrics.contains(&story.acme_key));
 }
+
+/// Writes `request` on a new connection and reads until the server closes it.
+async fn raw_exchange(address: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    socket.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The accept loop (`serve.rs`) is HTTP/1.1 only: a malformed head is answered 400 and ends that
+/// connection alone, an HTTP/2 preface gets no HTTP/2, and a kept-alive connection serves one
+/// request after another.
+#[tokio::test]
+async fn the_http_layer_refuses_bad_heads_and_keeps_connections_alive() {
+    let app = spawn_app().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+
+    let answer = raw_exchange(&address, b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nBad Header\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    let answer = raw_exchange(&address, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await;
+    assert!(!answer.contains(" 200 "), "an HTTP/2 preface was served: {answer}");
+
+    // Two requests on one connection, the second asking to close it.
+    let answer = raw_exchange(
+        &address,
+        b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\nGET /readyz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 2, "{answer}");
+    assert!(answer.contains(r#"{"status":"ok"}"#) && answer.contains(r#""status":"ready""#), "{answer}");
+
+    // The bad connections cost the server nothing.
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
