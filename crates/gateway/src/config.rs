@@ -91,6 +91,11 @@ pub struct Limits {
     pub max_upstream_concurrency: usize,
     /// How long shutdown waits for in-flight requests, in seconds.
     pub shutdown_grace_secs: u64,
+    /// How long a client may take to send a request's head, in seconds, counted from when the
+    /// connection opens or its previous answer ends; the connection is closed after it. Bounds
+    /// what a client that trickles its headers (slowloris), or keeps a connection idle, holds.
+    /// 0 turns it off.
+    pub header_read_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -102,6 +107,7 @@ impl Default for Limits {
             upstream_connect_timeout_secs: 5,
             max_upstream_concurrency: 1024,
             shutdown_grace_secs: 30,
+            header_read_timeout_secs: 30,
         }
     }
 }

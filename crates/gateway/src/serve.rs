@@ -15,7 +15,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -25,10 +25,18 @@ use tokio::net::TcpListener;
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Serves `router` on `listener` until `stop` completes, then waits for the open connections to
-/// finish their in-flight requests.
-pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Output = ()>) {
+/// finish their in-flight requests. A connection that has not sent a whole request head within
+/// `header_read_timeout` of opening or of its previous answer is closed.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_read_timeout: Option<Duration>,
+    stop: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
-    let http = hyper::server::conn::http1::Builder::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // hyper's timer drives the head timeout (hyper panics on a timeout without one).
+    http.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     let mut stop = std::pin::pin!(stop);
     loop {
         let accepted = tokio::select! {

@@ -34,6 +34,8 @@ pub struct Application {
     engine: Engine,
     transparency: Arc<Transparency>,
     shutdown_grace: Duration,
+    /// `[limits] header_read_timeout_secs`; `None` when 0.
+    header_read_timeout: Option<Duration>,
     /// The active probe's state and interval, when `[failover] probe_interval_secs` is set.
     probe: Option<(AppState, Duration)>,
 }
@@ -172,6 +174,8 @@ impl Application {
             engine,
             transparency,
             shutdown_grace: Duration::from_secs(settings.limits.shutdown_grace_secs),
+            header_read_timeout: Some(Duration::from_secs(settings.limits.header_read_timeout_secs))
+                .filter(|timeout| !timeout.is_zero()),
             probe: probe.map(|state| (state, probe_interval)),
         })
     }
@@ -223,7 +227,7 @@ impl Application {
         if let Some((state, interval)) = self.probe {
             tokio::spawn(crate::upstream::probe::run(state, interval, stop_rx.clone()));
         }
-        let server = crate::serve::serve(self.listener, self.router, async move {
+        let server = crate::serve::serve(self.listener, self.router, self.header_read_timeout, async move {
             let _ = stop_rx.wait_for(|stopped| *stopped).await;
         });
         tokio::spawn(async move {

@@ -64,3 +64,26 @@ async fn the_http_layer_refuses_bad_heads_and_keeps_connections_alive() {
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
+
+/// `[limits] header_read_timeout_secs`: a client that trickles its head, or keeps a connection
+/// idle after its answer, has the connection closed (a hang guard of 20 s bounds the test; the
+/// limit is 1 s).
+#[tokio::test]
+async fn slow_heads_and_idle_connections_are_closed() {
+    let app = crate::helpers::spawn_app_with(|settings| settings.limits.header_read_timeout_secs = 1).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let guard = std::time::Duration::from_secs(20);
+
+    let half = tokio::time::timeout(guard, raw_exchange(&address, b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n"))
+        .await
+        .expect("a half-sent head held its connection open");
+    // hyper closes it without an answer (or, in some versions, with a 408).
+    assert!(half.is_empty() || half.starts_with("HTTP/1.1 408"), "{half}");
+
+    // A whole request on a kept-alive connection is answered; then the idle connection closes.
+    let idle = tokio::time::timeout(guard, raw_exchange(&address, b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n"))
+        .await
+        .expect("an idle kept-alive connection stayed open");
+    assert!(idle.starts_with("HTTP/1.1 200 OK"), "{idle}");
+    assert!(idle.ends_with(r#"{"status":"ok"}"#), "something followed the answer: {idle}");
+}
