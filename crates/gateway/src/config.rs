@@ -107,7 +107,9 @@ impl Default for Limits {
             upstream_connect_timeout_secs: 5,
             max_upstream_concurrency: 1024,
             shutdown_grace_secs: 30,
-            header_read_timeout_secs: 30,
+            // nginx's keepalive_timeout, above AWS ALB's default idle timeout (60 s): a balancer
+            // must never send on a connection the gateway is closing.
+            header_read_timeout_secs: 75,
         }
     }
 }
