@@ -72,6 +72,7 @@ const MIGRATIONS: &[&str] = &[
         last_at      BIGINT NOT NULL,
         locked_until BIGINT
     );",
+    "ALTER TABLE sessions ADD COLUMN password_stamp TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Longest schema name accepted (the notify channel, `portcullis_<schema>`, must fit

@@ -23,6 +23,9 @@ pub struct SessionRecord {
     pub csrf: String,
     /// When it ends.
     pub expires_at: Timestamp,
+    /// A digest of the account's password hash when the session started (the caller's): a
+    /// session whose stamp no longer matches its account's password is over.
+    pub password_stamp: String,
 }
 
 /// The sessions table.
@@ -56,16 +59,18 @@ impl SessionStore {
             |connection| {
                 connection.execute("DELETE FROM sessions WHERE expires_at <= ?1", params![now.as_millis()])?;
                 connection.execute(
-                    "INSERT INTO sessions (token_hash, login, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![token_hash, session.login, session.csrf, expires_at],
+                    "INSERT INTO sessions (token_hash, login, csrf, expires_at, password_stamp) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![token_hash, session.login, session.csrf, expires_at, session.password_stamp],
                 )?;
                 Ok(())
             },
             |client| {
                 client.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now.as_millis()])?;
                 client.execute(
-                    "INSERT INTO sessions (token_hash, login, csrf, expires_at) VALUES ($1, $2, $3, $4)",
-                    &[&token_hash, &session.login, &session.csrf, &expires_at],
+                    "INSERT INTO sessions (token_hash, login, csrf, expires_at, password_stamp) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&token_hash, &session.login, &session.csrf, &expires_at, &session.password_stamp],
                 )?;
                 Ok(())
             },
@@ -82,30 +87,60 @@ impl SessionStore {
             |connection| {
                 Ok(connection
                     .query_row(
-                        "SELECT login, csrf, expires_at FROM sessions WHERE token_hash = ?1",
+                        "SELECT login, csrf, expires_at, password_stamp FROM sessions WHERE token_hash = ?1",
                         params![token_hash],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?)),
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)?, row.get(3)?)),
                     )
                     .optional()?)
             },
             |client| {
-                let row = client
-                    .query_opt("SELECT login, csrf, expires_at FROM sessions WHERE token_hash = $1", &[&token_hash])?;
+                let row = client.query_opt(
+                    "SELECT login, csrf, expires_at, password_stamp FROM sessions WHERE token_hash = $1",
+                    &[&token_hash],
+                )?;
                 Ok(row
-                    .map(|row| Ok::<_, postgres::Error>((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                    .map(|row| {
+                        Ok::<_, postgres::Error>((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))
+                    })
                     .transpose()?)
             },
         )?;
         Ok(found
-            .map(|(login, csrf, expires_at)| SessionRecord {
+            .map(|(login, csrf, expires_at, password_stamp)| SessionRecord {
                 login,
                 csrf,
                 expires_at: Timestamp::from_millis(expires_at),
+                password_stamp,
             })
             .filter(|session| session.expires_at > now))
     }
 
-    /// Ends a session (sign-out, or its account was disabled).
+    /// Gives a session a new password stamp (its own holder changed the password and stays
+    /// signed in). Does nothing when the session is gone.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the database does.
+    pub fn restamp(&self, token_hash: &str, password_stamp: &str) -> Result<(), StoreError> {
+        self.db.with(
+            |connection| {
+                connection.execute(
+                    "UPDATE sessions SET password_stamp = ?2 WHERE token_hash = ?1",
+                    params![token_hash, password_stamp],
+                )?;
+                Ok(())
+            },
+            |client| {
+                client.execute(
+                    "UPDATE sessions SET password_stamp = $2 WHERE token_hash = $1",
+                    &[&token_hash, &password_stamp],
+                )?;
+                Ok(())
+            },
+        )
+    }
+
+    /// Ends a session (sign-out, or its account was disabled or its password changed).
     ///
     /// # Errors
     ///
@@ -268,10 +303,20 @@ mod tests {
         let _store = crate::SqliteStore::open(&path).unwrap();
         let sessions = SessionStore::open(&path).unwrap();
         let now = Timestamp::from_millis(1_000);
-        let record =
-            SessionRecord { login: "acme-ops".to_owned(), csrf: "c".to_owned(), expires_at: now.plus_millis(10) };
+        let record = SessionRecord {
+            login: "acme-ops".to_owned(),
+            csrf: "c".to_owned(),
+            expires_at: now.plus_millis(10),
+            password_stamp: "s1".to_owned(),
+        };
         sessions.insert("h1", &record, now).unwrap();
         assert_eq!(sessions.get("h1", now).unwrap(), Some(record.clone()));
+        // A new stamp is seen by every connection; restamping a session that is gone is a no-op.
+        sessions.restamp("h1", "s2").unwrap();
+        let restamped = SessionRecord { password_stamp: "s2".to_owned(), ..record.clone() };
+        assert_eq!(SessionStore::open(&path).unwrap().get("h1", now).unwrap(), Some(restamped));
+        sessions.restamp("h1", "s1").unwrap();
+        sessions.restamp("gone", "s3").unwrap();
         assert_eq!(sessions.get("h1", now.plus_millis(10)).unwrap(), None);
         assert_eq!(sessions.get("h2", now).unwrap(), None);
         // Another connection (another replica) sees it; a sign-out ends it for all.

@@ -59,6 +59,9 @@ const MIGRATIONS: &[&str] = &[
         last_at      INTEGER NOT NULL,
         locked_until INTEGER
     ) STRICT;",
+    // 6: what a session knows of its account's password at sign-in (a digest of its hash), so a
+    // password change ends every session started before it; older sessions have none and end.
+    "ALTER TABLE sessions ADD COLUMN password_stamp TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Events in one SQLite file.

@@ -99,10 +99,15 @@ fn the_log_verifies_and_survives_reopening() {
         login: "acme-ops".to_owned(),
         csrf: "c".to_owned(),
         expires_at: now.plus_millis(60_000),
+        password_stamp: "s1".to_owned(),
     };
     opened.sessions.insert("h1", &session, now).unwrap();
     let other = portcullis_store::SessionStore::open_postgres(&schema.0);
     assert_eq!(other.get("h1", now).unwrap(), Some(session.clone()));
+    // A password change seen by one replica re-stamps the session for both.
+    other.restamp("h1", "s2").unwrap();
+    let restamped = portcullis_store::SessionRecord { password_stamp: "s2".to_owned(), ..session.clone() };
+    assert_eq!(opened.sessions.get("h1", now).unwrap(), Some(restamped));
     assert_eq!(other.get("h1", session.expires_at).unwrap(), None);
     other.remove("h1").unwrap();
     assert_eq!(opened.sessions.get("h1", now).unwrap(), None);

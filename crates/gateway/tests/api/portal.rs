@@ -571,6 +571,42 @@ async fn a_person_changes_their_own_password_and_only_theirs() {
     assert_eq!(Person::new(app).sign_in("acme-ops", NEW).await.status, 303);
 }
 
+/// A password change ends every session started with the old password, on whichever route it
+/// is made, except the portal session that made it.
+#[tokio::test]
+async fn a_password_change_signs_the_account_out_everywhere_else() {
+    const NEW: &str = "a much longer new passphrase";
+    const NEWER: &str = "and an even longer passphrase";
+    let app = spawn_app().await;
+    let world = world(&app).await;
+    let (mut laptop, mut phone) = (Person::new(&app), Person::new(&app));
+    assert_eq!(laptop.sign_in("acme-ops", PASSWORD).await.status, 303);
+    assert_eq!(phone.sign_in("acme-ops", PASSWORD).await.status, 303);
+    assert_eq!(phone.get("/portal").await.status, 200);
+
+    let answer = laptop
+        .submit("/account/password", "/account/password", &[("current", PASSWORD), ("new", NEW), ("repeat", NEW)])
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(laptop.get("/portal").await.status, 200, "the session that changed the password ended");
+    assert_eq!(phone.get("/portal").await.status, 303, "a session with the old password carried on");
+    assert_eq!(phone.sign_in("acme-ops", NEW).await.status, 303);
+    assert_eq!(phone.get("/portal").await.status, 200);
+
+    // Through the API (here the customer's own key): every portal session ends.
+    let (status, body) = app
+        .admin(
+            Method::POST,
+            "/admin/v1/accounts/acme-ops/password",
+            &world.acme_key,
+            Some(json!({ "password": NEWER })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(laptop.get("/portal").await.status, 303);
+    assert_eq!(phone.get("/portal").await.status, 303);
+}
+
 #[tokio::test]
 async fn over_https_the_session_cookie_is_secure_and_host_only() {
     let app = spawn_app_with(|settings| settings.public_base_url = Some("https://gate.example".to_owned())).await;

@@ -1,7 +1,7 @@
 //! `/account/password`: any signed-in person changes their own password. The current password
 //! is asked again (a session left open on a shared screen is not enough), the new one must meet
 //! the same rule as at creation, and the change is the `ChangePassword` command the admin API
-//! takes, recorded in the log without the hash.
+//! takes, recorded in the log without the hash. It signs the account out everywhere else.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -37,7 +37,15 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
             return Err(ApiError::bad_request("the current password is wrong"));
         }
         let password_hash = password::hash(new).await?;
-        submit(&app, &signed.actor, Command::ChangePassword { login: signed.login.clone(), password_hash }).await
+        submit(
+            &app,
+            &signed.actor,
+            Command::ChangePassword { login: signed.login.clone(), password_hash: password_hash.clone() },
+        )
+        .await?;
+        // Every other session of the account ends at its next request (its stamp no longer
+        // matches); this one carries on.
+        app.sessions.restamp(&signed.session_token, &password_hash).await
     }
     .await;
     let (status, top) = match result {

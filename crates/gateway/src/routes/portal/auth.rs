@@ -15,7 +15,7 @@ use portcullis_core::{Actor, AuthorityId, CustomerId, OfficialName, Snapshot, Ti
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::portal::PortalError;
-use crate::routes::portal::session::{CookiePolicy, cookie, same_secret};
+use crate::routes::portal::session::{CookiePolicy, cookie, password_stamp, same_secret};
 
 /// A signed-in person: the account, the actor it acts as, and the state the request reads.
 pub struct Signed {
@@ -26,6 +26,8 @@ pub struct Signed {
     pub actor: Actor,
     /// The session's CSRF token, for the forms the page renders.
     pub csrf: String,
+    /// The session's cookie token, for a handler that renews the session (a password change).
+    pub session_token: String,
     /// The governance state the request reads.
     pub snapshot: Arc<Snapshot>,
     /// The gateway's clock at the start of the request.
@@ -87,14 +89,19 @@ impl FromRequestParts<AppState> for Signed {
         let session = app.sessions.get(token, now).await.map_err(PortalError::Page)?.ok_or_else(login_again)?;
         let snapshot = app.engine.snapshot();
         let actor = match snapshot.state().accounts().get(session.login.as_str()) {
-            Some(account) if account.is_active() => account.holder.clone(),
-            // Disabled since sign-in: the session ends here.
+            Some(account)
+                if account.is_active()
+                    && same_secret(&password_stamp(&account.password_hash), &session.password_stamp) =>
+            {
+                account.holder.clone()
+            }
+            // Disabled, or its password changed, since sign-in: the session ends here.
             _ => {
                 app.sessions.end(token).await.map_err(PortalError::Page)?;
                 return Err(login_again());
             }
         };
-        Ok(Self { login: session.login, actor, csrf: session.csrf, snapshot, now })
+        Ok(Self { login: session.login, actor, csrf: session.csrf, session_token: token.to_owned(), snapshot, now })
     }
 }
 

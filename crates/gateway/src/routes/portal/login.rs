@@ -104,7 +104,7 @@ pub async fn post(State(app): State<AppState>, request: Request) -> Result<Respo
         });
     };
     app.sessions.succeeded(&login_text).await?;
-    let (token, _) = app.sessions.start(account.login.clone(), now).await?;
+    let (token, _) = app.sessions.start(account.login.clone(), &account.password_hash, now).await?;
     tracing::info!(login = %account.login, actor = %account.holder.describe(), "portal sign-in");
     let mut response = see_other(next.as_deref().unwrap_or(home_of(&account.holder)));
     let cookies =

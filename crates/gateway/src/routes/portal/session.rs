@@ -5,7 +5,10 @@
 //! SHA-256, with the login it belongs to, its CSRF token and its expiry, in its `sessions` table.
 //! So a session started on one replica is valid on every replica sharing the database, a
 //! sign-out ends it everywhere, and a restart signs no one out. Sessions are not events: they
-//! never reach the log.
+//! never reach the log. A session also holds a stamp of its account's password (a digest of its
+//! hash) from sign-in: once the password changes, by whatever route and on whichever replica,
+//! every session started before no longer matches and ends at its next request, except the one
+//! that made the change through the portal, which is re-stamped.
 //!
 //! Sign-in failures are counted per login name (known or not, so a lockout says nothing about
 //! whether an account exists): after [`MAX_FAILURES`] in a row the login is locked for
@@ -15,7 +18,7 @@
 
 use std::sync::Arc;
 
-use portcullis_core::account::LoginName;
+use portcullis_core::account::{LoginName, PasswordHash};
 use portcullis_core::{SecretHash, Timestamp};
 use portcullis_store::{LockoutPolicy, SessionRecord, SessionStore};
 
@@ -43,6 +46,14 @@ pub struct Session {
     pub csrf: String,
     /// When it ends.
     pub expires_at: Timestamp,
+    /// [`password_stamp`] of the account's password when the session started.
+    pub password_stamp: String,
+}
+
+/// What a session keeps of its account's password: the SHA-256 of its argon2id hash (so not
+/// even the hash is copied into the sessions table).
+pub fn password_stamp(hash: &PasswordHash) -> String {
+    SecretHash::of_secret(hash.as_str()).to_hex()
 }
 
 /// Sessions and sign-in failures, in the store.
@@ -63,18 +74,30 @@ impl Sessions {
         Self { store: Arc::new(store) }
     }
 
-    /// Starts a session; returns the token for the cookie (the only copy) and the session.
+    /// Starts a session for an account whose password hash is `password`; returns the token for
+    /// the cookie (the only copy) and the session.
     ///
     /// # Errors
     ///
     /// When the store fails.
-    pub async fn start(&self, login: LoginName, now: Timestamp) -> Result<(String, Session), ApiError> {
+    pub async fn start(
+        &self,
+        login: LoginName,
+        password: &PasswordHash,
+        now: Timestamp,
+    ) -> Result<(String, Session), ApiError> {
         let token = new_secret("");
-        let session = Session { login, csrf: new_secret(""), expires_at: now.plus_millis(SESSION_LIFETIME_MILLIS) };
+        let session = Session {
+            login,
+            csrf: new_secret(""),
+            expires_at: now.plus_millis(SESSION_LIFETIME_MILLIS),
+            password_stamp: password_stamp(password),
+        };
         let record = SessionRecord {
             login: session.login.as_str().to_owned(),
             csrf: session.csrf.clone(),
             expires_at: session.expires_at,
+            password_stamp: session.password_stamp.clone(),
         };
         let hash = SecretHash::of_secret(&token).to_hex();
         self.blocking(move |store| store.insert(&hash, &record, now)).await?;
@@ -92,8 +115,25 @@ impl Sessions {
         Ok(record.and_then(|record| {
             // A login that no longer parses (never written by this code) is no session.
             let login = LoginName::parse(&record.login).ok()?;
-            Some(Session { login, csrf: record.csrf, expires_at: record.expires_at })
+            Some(Session {
+                login,
+                csrf: record.csrf,
+                expires_at: record.expires_at,
+                password_stamp: record.password_stamp,
+            })
         }))
+    }
+
+    /// Keeps a session valid across its own holder's password change: stamps it with the new
+    /// password hash.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn restamp(&self, token: &str, password: &PasswordHash) -> Result<(), ApiError> {
+        let hash = SecretHash::of_secret(token).to_hex();
+        let stamp = password_stamp(password);
+        self.blocking(move |store| store.restamp(&hash, &stamp)).await
     }
 
     /// Ends a session (sign-out), on every replica.
@@ -212,6 +252,10 @@ mod tests {
         LoginName::parse(name).unwrap()
     }
 
+    fn phc() -> PasswordHash {
+        PasswordHash::parse("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").unwrap()
+    }
+
     fn sessions() -> (tempfile::TempDir, Sessions) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.db");
@@ -224,12 +268,12 @@ mod tests {
     async fn sessions_expire_and_end() {
         let (_dir, sessions) = sessions();
         let now = Timestamp::from_millis(1_000_000);
-        let (token, session) = sessions.start(login("acme-ops"), now).await.unwrap();
+        let (token, session) = sessions.start(login("acme-ops"), &phc(), now).await.unwrap();
         assert_eq!(sessions.get(&token, now).await.unwrap().map(|s| s.login), Some(login("acme-ops")));
         assert_ne!(session.csrf, token);
         assert!(sessions.get("nonsense", now).await.unwrap().is_none());
         assert!(sessions.get(&token, now.plus_millis(SESSION_LIFETIME_MILLIS)).await.unwrap().is_none());
-        let (token, _) = sessions.start(login("acme-ops"), now).await.unwrap();
+        let (token, _) = sessions.start(login("acme-ops"), &phc(), now).await.unwrap();
         sessions.end(&token).await.unwrap();
         assert!(sessions.get(&token, now).await.unwrap().is_none());
     }
