@@ -481,10 +481,32 @@ fn one_line(text: &str) -> String {
 }
 
 /// Whether a policy (Cedar's JSON form) applies to every principal unconditionally.
+/// Whether a directive's clause (Cedar's JSON form) would cut every customer's requests: its
+/// scope names no customer and no condition reads the customer (`principal`) or the request
+/// (`context`). So `when { true }`, `unless { false }` or a condition on the model alone
+/// (`resource`) are blanket, like no condition at all. The check is syntactic: a condition that
+/// reads an attribute and is always true anyway (`principal has kyc || true`) passes; the impact
+/// preview shows what such a directive would cut before it is issued.
 fn is_blanket(json: &serde_json::Value) -> bool {
     let any_principal = json.pointer("/principal/op").and_then(serde_json::Value::as_str) == Some("All");
-    let unconditional = json.get("conditions").and_then(serde_json::Value::as_array).is_none_or(Vec::is_empty);
-    any_principal && unconditional
+    let narrowed = json
+        .get("conditions")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|conditions| conditions.iter().any(reads_customer_or_request));
+    any_principal && !narrowed
+}
+
+/// Whether an expression of Cedar's JSON form reads the `principal` or `context` variable
+/// anywhere within it.
+fn reads_customer_or_request(expression: &serde_json::Value) -> bool {
+    match expression {
+        serde_json::Value::Object(map) => map.iter().any(|(key, value)| {
+            (key == "Var" && matches!(value.as_str(), Some("principal" | "context")))
+                || reads_customer_or_request(value)
+        }),
+        serde_json::Value::Array(items) => items.iter().any(reads_customer_or_request),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -340,7 +340,7 @@ fn erroring_directive_fails_closed() {
             legal_basis: "test".to_owned(),
             description: "errors at runtime".to_owned(),
             scope: DirectiveScope::Models { models: vec![ModelName::parse("workhorse").unwrap()] },
-            policies: "forbid(principal, action, resource) when { 9223372036854775807 + 1 > 0 && false };".to_owned(),
+            policies: "forbid(principal, action, resource) when { 9223372036854775807 + 1 > 0 && principal has sector && false };".to_owned(),
             effective_at: None,
             expires_at: None,
             emergency_justification: Some("test of fail-closed".to_owned()),

@@ -66,6 +66,23 @@ fn blanket_directives_are_refused() {
              forbid(principal, action == Action::\"invoke\", resource == Model::\"frontier\");",
             format!("policy: invalid policy: line 3, column 1: {blanket}"),
         ),
+        // A condition that reads neither the customer nor the request narrows nothing.
+        (
+            "forbid(principal, action, resource) when { true };",
+            format!("policy: invalid policy: line 1, column 1: {blanket}"),
+        ),
+        (
+            "forbid(principal, action, resource) unless { false };",
+            format!("policy: invalid policy: line 1, column 1: {blanket}"),
+        ),
+        (
+            "forbid(principal, action, resource) when { resource == Model::\"frontier\" && 1 < 2 };",
+            format!("policy: invalid policy: line 1, column 1: {blanket}"),
+        ),
+        (
+            "forbid(principal, action, resource) when { context has end_user && context.end_user has residency && context.end_user.residency == \"KP\" };",
+            "directive_issued; public notice effective=d3 appeal_by=d33".to_owned(),
+        ),
         (
             "forbid(principal == Customer::\"acme\", action, resource);",
             "directive_issued; public notice effective=d3 appeal_by=d33".to_owned(),
@@ -76,12 +93,6 @@ fn blanket_directives_are_refused() {
         ),
         (
             "forbid(principal, action, resource) unless { context has end_user };",
-            "directive_issued; public notice effective=d3 appeal_by=d33".to_owned(),
-        ),
-        // FIXME: a condition that is always true narrows nothing, yet passes the blanket check
-        // (it only looks for the presence of a condition); `policy.rs` would need to fold constants.
-        (
-            "forbid(principal, action, resource) when { true };",
             "directive_issued; public notice effective=d3 appeal_by=d33".to_owned(),
         ),
     ];
