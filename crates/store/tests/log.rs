@@ -95,14 +95,19 @@ fn checkpoints_tiles_and_proofs_verify() {
     assert_eq!(events.last().unwrap().seq, 700);
 }
 
-#[track_caller]
-fn check_tamper(sql: &str, expect: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = store_with(&dir, 600);
+/// A store of `n` events with a signed checkpoint, then altered behind its back by `sql`.
+fn tampered(dir: &tempfile::TempDir, n: u64, sql: &str) -> SqliteStore {
+    let mut store = store_with(dir, n);
     store.sign_checkpoint(&signer(), Timestamp::from_millis(5)).unwrap().unwrap();
     drop(store);
     Connection::open(dir.path().join("p.db")).unwrap().execute_batch(sql).unwrap();
-    let mut store = SqliteStore::open(&dir.path().join("p.db")).unwrap();
+    SqliteStore::open(&dir.path().join("p.db")).unwrap()
+}
+
+#[track_caller]
+fn check_tamper(sql: &str, expect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = tampered(&dir, 600, sql);
     let err = store.load_verified(&signer().verifier()).unwrap_err().to_string();
     assert!(err.contains(expect), "`{expect}` not in `{err}`");
 }
@@ -174,11 +179,7 @@ fn tampering_in_a_later_chunk_stops_the_hand_over_before_it() {
         ("DELETE FROM events WHERE seq = 9000", "is stored where event 9000 belongs"),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = store_with(&dir, 10_000);
-        store.sign_checkpoint(&signer(), Timestamp::from_millis(5)).unwrap().unwrap();
-        drop(store);
-        Connection::open(dir.path().join("p.db")).unwrap().execute_batch(sql).unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("p.db")).unwrap();
+        let mut store = tampered(&dir, 10_000, sql);
         let mut handed = Vec::new();
         let err = store
             .load_verified_each(&signer().verifier(), &mut |chunk| {
