@@ -480,7 +480,6 @@ fn one_line(text: &str) -> String {
     joined.trim_end_matches('.').to_owned()
 }
 
-/// Whether a policy (Cedar's JSON form) applies to every principal unconditionally.
 /// Whether a directive's clause (Cedar's JSON form) would cut every customer's requests: its
 /// scope names no customer and no condition reads the customer (`principal`) or the request
 /// (`context`). So `when { true }`, `unless { false }` or a condition on the model alone

@@ -317,31 +317,32 @@ fn check_chunks(
     /// Events per chunk: bounds memory whatever the log's size.
     const CHUNK: usize = 4096;
     let stopped = || StoreError::Log("the log's JSON thread stopped".to_owned());
+    // Events read so far (and sent to be rendered).
     let mut read = 0_u64;
-    let read_ahead = |read: &mut u64| -> Result<(), StoreError> {
-        if *read >= size {
+    let mut read_ahead = || -> Result<(), StoreError> {
+        if read >= size {
             return Ok(());
         }
-        let records = source.events(*read, CHUNK)?;
+        let records = source.events(read, CHUNK)?;
         if records.is_empty() {
             return Err(StoreError::LogTampered(format!("events after {read} are missing")));
         }
         for (offset, record) in (1_u64..).zip(&records) {
-            if record.seq != *read + offset {
+            if record.seq != read + offset {
                 return Err(StoreError::LogTampered(format!(
                     "event {} is stored where event {} belongs",
                     record.seq,
-                    *read + offset
+                    read + offset
                 )));
             }
         }
-        *read += records.len() as u64;
+        read += records.len() as u64;
         to_render.send(records).map_err(|_| stopped())
     };
-    read_ahead(&mut read)?;
+    read_ahead()?;
     let mut done = 0_u64;
     while done < size {
-        read_ahead(&mut read)?;
+        read_ahead()?;
         let (records, entries) = from_render.recv().map_err(|_| stopped())?;
         // Earlier hashes were already checked, so reading them from the store is safe.
         let appended = append_entries(done, &entries, &Hashes(source)).map_err(log_error)?;

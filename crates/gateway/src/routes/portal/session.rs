@@ -56,6 +56,11 @@ pub fn password_stamp(hash: &PasswordHash) -> String {
     SecretHash::of_secret(hash.as_str()).to_hex()
 }
 
+/// What the store keeps of a session's token, and finds it by: its SHA-256, never the token.
+fn stored_key(token: &str) -> String {
+    SecretHash::of_secret(token).to_hex()
+}
+
 /// Sessions and sign-in failures, in the store.
 pub struct Sessions {
     store: Arc<SessionStore>,
@@ -99,7 +104,7 @@ impl Sessions {
             expires_at: session.expires_at,
             password_stamp: session.password_stamp.clone(),
         };
-        let hash = SecretHash::of_secret(&token).to_hex();
+        let hash = stored_key(&token);
         self.blocking(move |store| store.insert(&hash, &record, now)).await?;
         Ok((token, session))
     }
@@ -110,7 +115,7 @@ impl Sessions {
     ///
     /// When the store fails.
     pub async fn get(&self, token: &str, now: Timestamp) -> Result<Option<Session>, ApiError> {
-        let hash = SecretHash::of_secret(token).to_hex();
+        let hash = stored_key(token);
         let record = self.blocking(move |store| store.get(&hash, now)).await?;
         Ok(record.and_then(|record| {
             // A login that no longer parses (never written by this code) is no session.
@@ -131,7 +136,7 @@ impl Sessions {
     ///
     /// When the store fails.
     pub async fn restamp(&self, token: &str, password: &PasswordHash) -> Result<(), ApiError> {
-        let hash = SecretHash::of_secret(token).to_hex();
+        let hash = stored_key(token);
         let stamp = password_stamp(password);
         self.blocking(move |store| store.restamp(&hash, &stamp)).await
     }
@@ -142,7 +147,7 @@ impl Sessions {
     ///
     /// When the store fails.
     pub async fn end(&self, token: &str) -> Result<(), ApiError> {
-        let hash = SecretHash::of_secret(token).to_hex();
+        let hash = stored_key(token);
         self.blocking(move |store| store.remove(&hash)).await
     }
 
