@@ -55,7 +55,7 @@ async fn put(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
     app.admin(Method::PUT, path, &app.provider_token, Some(body)).await
 }
 
-async fn set_deployments(app: &TestApp, model: &str, deployments: &[(&str, &MockUpstream)]) {
+pub(crate) async fn set_deployments(app: &TestApp, model: &str, deployments: &[(&str, &MockUpstream)]) {
     let deployments: Vec<Value> =
         deployments.iter().map(|(name, mock)| json!({ "name": name, "base_url": mock.base_url })).collect();
     let (status, body) =
@@ -80,7 +80,7 @@ async fn metrics(app: &TestApp) -> String {
     app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap()
 }
 
-async fn setup(adjust: impl FnOnce(&mut portcullis_gateway::config::Settings)) -> (TestApp, Story) {
+pub(crate) async fn setup(adjust: impl FnOnce(&mut portcullis_gateway::config::Settings)) -> (TestApp, Story) {
     let app = spawn_app_with(adjust).await;
     let story = app.seed_story().await;
     (app, story)

@@ -28,3 +28,4 @@ mod register;
 mod story;
 mod streaming;
 mod tls;
+mod upstream;

@@ -1,7 +1,7 @@
 //! A stand-in for the model upstream, speaking the real OpenAI wire format (JSON and SSE) on a
 //! real socket. It records what it received and can hold a stream open until the test says go.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +34,9 @@ pub enum Mode {
     Revoked = 1,
     /// 500.
     Failing = 2,
+    /// As `Normal`, but every answer says `Connection: close` and the connection then closes,
+    /// as an upstream (or a proxy before it) that does not keep connections alive.
+    Closing = 3,
 }
 
 #[derive(Clone)]
@@ -51,6 +54,8 @@ pub struct MockUpstream {
     mode: Arc<AtomicU8>,
     /// The accept loop and every connection of a killable mock.
     tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    /// Connections a killable mock accepted.
+    connections: Arc<AtomicUsize>,
 }
 
 impl MockUpstream {
@@ -70,9 +75,11 @@ impl MockUpstream {
         let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         mock.base_url = format!("http://{}/v1", front.local_addr().unwrap());
         let tasks = mock.tasks.clone();
+        let connections = mock.connections.clone();
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = front.accept().await else { return };
+                connections.fetch_add(1, Ordering::SeqCst);
                 let connection = tokio::spawn(async move {
                     if let Ok(mut server) = tokio::net::TcpStream::connect(inner_address).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
@@ -97,6 +104,11 @@ impl MockUpstream {
         self.mode.store(mode as u8, Ordering::SeqCst);
     }
 
+    /// How many connections a killable mock has accepted.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
     /// How many requests reached the mock.
     pub fn count(&self) -> usize {
         self.received.lock().unwrap().len()
@@ -117,8 +129,14 @@ impl MockUpstream {
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
-        let mock =
-            Self { base_url, received: state.received, gate: state.gate, mode: state.mode, tasks: Arc::default() };
+        let mock = Self {
+            base_url,
+            received: state.received,
+            gate: state.gate,
+            mode: state.mode,
+            tasks: Arc::default(),
+            connections: Arc::default(),
+        };
         (mock, listener, router)
     }
 
@@ -159,6 +177,15 @@ async fn echo(State(state): State<MockState>, headers: HeaderMap, body: Bytes) -
 /// - `"held"` with `stream: true`: sends the first chunk, then one more chunk per `release_chunk`;
 /// - `"break"` with `stream: true`: sends one chunk, then on `release_chunk` fails mid-stream.
 async fn chat(State(state): State<MockState>, headers: HeaderMap, body: Bytes) -> Response {
+    let closing = state.mode.load(Ordering::SeqCst) == Mode::Closing as u8;
+    let mut response = chat_answer(state, headers, body).await;
+    if closing {
+        response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
+    response
+}
+
+async fn chat_answer(state: MockState, headers: HeaderMap, body: Bytes) -> Response {
     let body = record(&state, &headers, &body);
     let model = body["model"].as_str().unwrap_or("").to_owned();
     let prompt = body["messages"][0]["content"].as_str().unwrap_or("").to_owned();
