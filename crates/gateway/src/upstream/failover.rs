@@ -332,7 +332,7 @@ async fn attempt(
             error,
         })?
     };
-    let mut builder = axum::http::Request::post(target.origin_form.clone()).header(header::CONTENT_TYPE, "application/json");
+    let mut builder = axum::http::Request::post(target.uri).header(header::CONTENT_TYPE, "application/json");
     if let Some(accept) = request.accept {
         builder = builder.header(header::ACCEPT, accept);
     }
@@ -365,7 +365,7 @@ async fn attempt(
         value.set_sensitive(true);
         Some((name, value))
     } else {
-        target.basic_auth.clone().map(|value| (header::AUTHORIZATION, value))
+        target.basic_auth.map(|value| (header::AUTHORIZATION, value))
     };
     if let Some((name, value)) = credential {
         builder = builder.header(name, value);
@@ -377,7 +377,7 @@ async fn attempt(
     })?;
     let timeout = Duration::from_secs(app.limits.upstream_timeout_secs);
     let started = Instant::now();
-    let response = match tokio::time::timeout(timeout, app.upstream.send(&target, upstream_request)).await {
+    let response = match tokio::time::timeout(timeout, app.upstream.send(upstream_request)).await {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
             tracing::warn!(model = %model.name, deployment = %deployment.name, error = %err, "upstream request failed");

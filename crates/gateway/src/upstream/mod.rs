@@ -2,10 +2,7 @@
 //!
 //! # Layout
 //!
-//! - `client.rs`: the request path's HTTP client (hyper's bare HTTP/1.1 connections, rustls),
-//!   its connections kept alive per upstream and driven by the requests that use them.
-//! - `body.rs`: an answer's body, which drives its connection while it is read and puts it back
-//!   in the pool at its end.
+//! - `client.rs`: the request path's pooled HTTP client (hyper, rustls).
 //! - `urls.rs`: parsed upstream URLs, cached per base URL.
 //! - `health.rs`: passive health per deployment (ejected after consecutive failures, cut off
 //!   after a revocation), per replica and in memory.
@@ -13,7 +10,6 @@
 //!   deployments in order, then its fallback chain, each fallback decided like a direct request.
 //! - `probe.rs`: the optional active probe of ejected and cut-off deployments.
 
-pub mod body;
 pub mod client;
 pub mod failover;
 pub mod health;

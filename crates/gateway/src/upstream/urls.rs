@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use axum::http::uri::{Authority, Scheme};
 use axum::http::{HeaderValue, Uri};
 use base64::Engine as _;
 
@@ -23,16 +22,8 @@ const MAX_CACHED_BASES: usize = 4096;
 /// Where a forwarded request goes.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// The endpoint's URL, without user-info: where the client connects.
+    /// The endpoint's URL, without user-info.
     pub uri: Uri,
-    /// The same as the request line sends it: path and query only.
-    pub origin_form: Uri,
-    /// The `Host` header: the host, and the port unless it is the scheme's default.
-    pub host: HeaderValue,
-    /// The upstream's scheme and authority: connections are kept per pair.
-    pub scheme: Scheme,
-    /// See `scheme`.
-    pub authority: Authority,
     /// `Authorization: Basic …` from user-info in the base URL (`https://user:pass@host/v1`),
     /// marked sensitive; an API key from `api_key_env` replaces it.
     pub basic_auth: Option<HeaderValue>,
@@ -94,13 +85,7 @@ fn parse(base_url: &str, endpoint: &str) -> Result<Target, String> {
         Some(value)
     };
     let uri = url.as_str().parse::<Uri>().map_err(|err| err.to_string())?;
-    let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
-        return Err("the URL has no scheme or no host".to_owned());
-    };
-    let origin_form = uri.path_and_query().map_or("/", |path| path.as_str()).parse::<Uri>().map_err(|err| err.to_string())?;
-    // `url` leaves out the scheme's default port, so the authority is what `Host` carries.
-    let host = HeaderValue::from_str(authority.as_str()).map_err(|err| err.to_string())?;
-    Ok(Target { uri, origin_form, host, scheme, authority, basic_auth })
+    Ok(Target { uri, basic_auth })
 }
 
 fn percent_decode(text: &str) -> String {
@@ -115,7 +100,6 @@ mod tests {
     fn user_info_becomes_a_basic_credential_and_leaves_the_url() {
         let target = parse("https://ali%40ce:s3cr%2Ft@api.example.com/v1/", "/chat/completions").unwrap();
         assert_eq!(target.uri.to_string(), "https://api.example.com/v1/chat/completions");
-        assert_eq!((target.origin_form.to_string(), target.host.to_str().unwrap()), ("/v1/chat/completions".to_owned(), "api.example.com"));
         // base64("ali@ce:s3cr/t")
         assert_eq!(target.basic_auth.unwrap().to_str().unwrap(), "Basic YWxpQGNlOnMzY3IvdA==");
     }
@@ -124,9 +108,6 @@ mod tests {
     fn plain_and_international_hosts() {
         let target = parse("http://127.0.0.1:8080/v1", "/embeddings").unwrap();
         assert_eq!(target.uri.to_string(), "http://127.0.0.1:8080/v1/embeddings");
-        assert_eq!(target.host.to_str().unwrap(), "127.0.0.1:8080");
-        let target = parse("http://example.com:80/v1", "/embeddings").unwrap();
-        assert_eq!((target.origin_form.to_string(), target.host.to_str().unwrap()), ("/v1/embeddings".to_owned(), "example.com"));
         assert!(target.basic_auth.is_none());
         let target = parse("https://bücher.example/v1", "/responses").unwrap();
         assert_eq!(target.uri.host(), Some("xn--bcher-kva.example"));

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use crate::upstream::body::UpstreamBody;
+use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::limits::UsageTap;
@@ -19,7 +19,7 @@ use crate::upstream::failover::Protocol;
 
 /// An upstream answer relayed to the client.
 pub struct Relay {
-    inner: UpstreamBody,
+    inner: Incoming,
     /// Held until the body is dropped: the upstream slot stays taken while the answer flows.
     _permit: OwnedSemaphorePermit,
     /// Reads `usage` for token budgets, when one applies.
@@ -35,7 +35,7 @@ impl Relay {
     /// Relays `inner`. `event_stream`: the protocol and served model's name, for an answer of
     /// type `text/event-stream`.
     pub fn new(
-        inner: UpstreamBody,
+        inner: Incoming,
         permit: OwnedSemaphorePermit,
         tap: Option<UsageTap>,
         event_stream: Option<(Protocol, String)>,
