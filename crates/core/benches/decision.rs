@@ -383,8 +383,10 @@ fn granted_customer(rng: &mut Rng, n: u64) -> u64 {
 fn serve(snapshot: &Snapshot, key: &str, token: &str) -> bool {
     let state = snapshot.state();
     let hash = SecretHash::of_secret(key);
-    let Some(api_key) = state.key_by_hash(&hash).filter(|k| !k.revoked) else { panic!("unknown key") };
-    let Some(customer) = state.customer_at(api_key.customer_idx).cloned() else { panic!("no customer") };
+    let Some((_, customer)) = state.key_and_customer_by_hash(&hash).filter(|(k, _)| !k.revoked) else {
+        panic!("unknown key")
+    };
+    let customer = customer.clone();
     let Some(model) = state.model(GATED_MODEL) else { panic!("no model") };
     let end_user = snapshot.end_user_context(Some(token), customer.id.as_str(), NOW);
     matches!(decide(snapshot, &customer, model, &end_user, NOW), Decision::Allow(_))
@@ -486,6 +488,11 @@ fn bench_steps(snapshot: &Snapshot, requests: &Requests, tokens: &[String]) -> V
             black_box(state.customer_at(black_box(customer.customer_idx)));
         }
     });
+    let key_and_customer = time(&mut || {
+        for hash in &hashes {
+            black_box(state.key_and_customer_by_hash(black_box(hash)));
+        }
+    });
     let model_lookup = time(&mut || {
         for _ in &customers {
             black_box(state.model(black_box(GATED_MODEL)));
@@ -505,6 +512,7 @@ fn bench_steps(snapshot: &Snapshot, requests: &Requests, tokens: &[String]) -> V
         ("SHA-256 of the key", sha),
         ("key lookup", key_lookup),
         ("customer from the key", customer_lookup),
+        ("key and customer side by side (the request path's lookup)", key_and_customer),
         ("model lookup", model_lookup),
         ("attestation (cached)", attestation_cached),
         ("`decide` (memo hits)", decision),

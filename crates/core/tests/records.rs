@@ -92,6 +92,13 @@ fn every_customer_and_key_is_found_by_id_by_hash_and_by_position() {
         assert!(Arc::ptr_eq(state.customer_at(key.customer_idx).unwrap(), customer));
         assert!(std::ptr::eq(state.key_by_id(key_id(i, 0).as_str()).unwrap(), key));
         assert!(std::ptr::eq(state.key_at(key.key_idx).unwrap(), key));
+        // The request path's lookup finds the same two records, for a first key and for a
+        // second one issued long after (its position far from its customer's).
+        for n in if i % 100 == 0 { 0..2 } else { 0..1 } {
+            let (key, owner) = state.key_and_customer_by_hash(&SecretHash::of_secret(&secret(i, n))).unwrap();
+            assert_eq!(key.key_id, key_id(i, n));
+            assert!(Arc::ptr_eq(owner, customer), "key {} found with customer {}", key.key_id, owner.id);
+        }
         let keys: Vec<&str> = state.keys_of(id.as_str()).map(|k| k.key_id.as_str()).collect();
         let want: Vec<KeyId> = if i % 100 == 0 { vec![key_id(i, 0), key_id(i, 1)] } else { vec![key_id(i, 0)] };
         assert_eq!(keys, want.iter().map(KeyId::as_str).collect::<Vec<_>>());
@@ -102,6 +109,7 @@ fn every_customer_and_key_is_found_by_id_by_hash_and_by_position() {
     assert!(state.customer_at(CUSTOMERS as u32).is_none());
     assert!(state.key_by_id("key_unknown").is_none());
     assert!(state.key_by_hash(&SecretHash::of_secret("pcl_never_issued")).is_none());
+    assert!(state.key_and_customer_by_hash(&SecretHash::of_secret("pcl_never_issued")).is_none());
 }
 
 #[test]

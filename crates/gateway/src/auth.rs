@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use portcullis_core::state::ApiKey;
+use portcullis_core::state::{ApiKey, Customer};
 use portcullis_core::{Actor, SecretHash, Snapshot};
 use secrecy::ExposeSecret;
 
@@ -71,14 +71,15 @@ pub fn presented_key(headers: &HeaderMap) -> Result<SecretHash, ApiError> {
     bearer(headers).map(SecretHash::of_secret)
 }
 
-/// Resolves an API key (by its hash) to its record.
+/// Resolves an API key (by its hash) to its record and its customer, read side by side
+/// (`State::key_and_customer_by_hash`).
 ///
 /// # Errors
 ///
 /// 401 for an unknown or revoked key (the message does not say which: no key oracle).
-pub fn api_key<'a>(snapshot: &'a Snapshot, key_hash: &SecretHash) -> Result<&'a ApiKey, ApiError> {
-    match snapshot.state().key_by_hash(key_hash) {
-        Some(key) if !key.revoked => Ok(key),
+pub fn api_key<'a>(snapshot: &'a Snapshot, key_hash: &SecretHash) -> Result<(&'a ApiKey, &'a Arc<Customer>), ApiError> {
+    match snapshot.state().key_and_customer_by_hash(key_hash) {
+        Some((key, customer)) if !key.revoked => Ok((key, customer)),
         _ => Err(ApiError::Unauthenticated("invalid or revoked API key".to_owned())),
     }
 }

@@ -477,7 +477,9 @@ pub struct State {
     /// Records inline rather than behind an `Arc`: a change copies a shared leaf's 256 records
     /// (three reference counts each), and a lookup saves a cache miss.
     keys: Table<ApiKey>,
-    /// Positions in `keys`, by [`SecretHash::index_hash`].
+    /// Positions in `keys`, by [`SecretHash::index_hash`], each filed with its key's customer
+    /// position. INVARIANT (key-owner): the owner filed with a key's position is that key's
+    /// `customer_idx` (a key never changes customer).
     key_hashes: HashIndex,
     /// Positions in `keys`, by [`text_hash`] of the public id.
     key_ids: HashIndex,
@@ -576,6 +578,21 @@ impl State {
     pub fn key_by_hash(&self, hash: &SecretHash) -> Option<&ApiKey> {
         // The latest key filed under the hash, as a replaced map entry would have been.
         find_latest(&self.key_hashes, &self.keys, hash.index_hash(), |key| key.key_hash == *hash).map(|(_, key)| key)
+    }
+
+    /// The key record with that hash and its customer: the request path's lookup. Both records'
+    /// positions come from the index entry, so the two table reads are independent and their
+    /// cache misses overlap, where reading the key to find its customer would put one after the
+    /// other.
+    pub fn key_and_customer_by_hash(&self, hash: &SecretHash) -> Option<(&ApiKey, &Arc<Customer>)> {
+        self.key_hashes.get_with_owners(hash.index_hash()).rev().find_map(|(position, owner)| {
+            let key = self.keys.get(usize::try_from(position).ok()?);
+            let customer = self.customers.get(usize::try_from(owner).ok()?);
+            let (key, customer) = (key?, customer?);
+            // INVARIANT (key-owner) makes the second test true; checked all the same, as it is
+            // one comparison and a mistake here would hand out another customer's grants.
+            (key.key_hash == *hash && key.customer_idx == customer.customer_idx).then_some((key, customer))
+        })
     }
 
     /// The key record by public id.
@@ -737,7 +754,8 @@ impl State {
                 // The customer's own id, so the key shares its text rather than the event's copy.
                 let (customer, customer_idx) = (owner.id.clone(), owner.customer_idx);
                 self.key_ids.insert(text_hash(key_id.as_str()), key_idx);
-                self.key_hashes.insert(key_hash.index_hash(), key_idx);
+                // INVARIANT (key-owner): filed with the customer it was issued to, for good.
+                self.key_hashes.insert_with_owner(key_hash.index_hash(), key_idx, customer_idx);
                 let label = match self.keys.len().checked_sub(1).and_then(|last| self.keys.get(last)) {
                     Some(last) if *last.label == **label => last.label.clone(),
                     _ => Arc::from(label.as_str()),

@@ -29,7 +29,9 @@ fn reply(body: &str, stream: bool) -> String {
     body.lines()
         .filter_map(|line| line.strip_prefix("data: "))
         .filter(|data| *data != "[DONE]")
-        .map(|data| serde_json::from_str::<Value>(data).unwrap()["choices"][0]["delta"]["content"].as_str().unwrap().to_owned())
+        .map(|data| {
+            serde_json::from_str::<Value>(data).unwrap()["choices"][0]["delta"]["content"].as_str().unwrap().to_owned()
+        })
         .collect()
 }
 

@@ -74,13 +74,8 @@ pub(crate) fn caller(
     key_hash: &portcullis_core::SecretHash,
 ) -> Result<Caller, crate::error::ApiError> {
     let snapshot = app.engine.snapshot();
-    let key = crate::auth::api_key(&snapshot, key_hash)?;
-    let (key_idx, customer_idx) = (key.key_idx, key.customer_idx);
-    let customer = snapshot
-        .state()
-        .customer_at(customer_idx)
-        .cloned()
-        .ok_or_else(|| crate::error::ApiError::Unauthenticated("invalid or revoked API key".to_owned()))?;
+    let (key, customer) = crate::auth::api_key(&snapshot, key_hash)?;
+    let (key_idx, customer) = (key.key_idx, customer.clone());
     let now = app.engine.now();
     let attestation = headers.get(portcullis_core::attestation::ATTESTATION_HEADER).and_then(|v| v.to_str().ok());
     let end_user = snapshot.end_user_context(attestation, customer.id.as_str(), now);
