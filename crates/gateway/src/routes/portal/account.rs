@@ -45,7 +45,7 @@ pub async fn post(State(app): State<AppState>, posted: Posted) -> Result<Respons
         .await?;
         // Every other session of the account ends at its next request (its stamp no longer
         // matches); this one carries on.
-        app.sessions.restamp(&signed.session_token, &password_hash).await
+        app.sessions.restamp(&signed.session, &password_hash).await
     }
     .await;
     let (status, top) = match result {

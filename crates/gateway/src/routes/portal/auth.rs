@@ -15,7 +15,7 @@ use portcullis_core::{Actor, AuthorityId, CustomerId, OfficialName, Snapshot, Ti
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::portal::PortalError;
-use crate::routes::portal::session::{CookiePolicy, cookie, password_stamp, same_secret};
+use crate::routes::portal::session::{CookiePolicy, SessionKey, cookie, password_stamp, same_secret};
 
 /// A signed-in person: the account, the actor it acts as, and the state the request reads.
 pub struct Signed {
@@ -26,8 +26,9 @@ pub struct Signed {
     pub actor: Actor,
     /// The session's CSRF token, for the forms the page renders.
     pub csrf: String,
-    /// The session's cookie token, for a handler that renews the session (a password change).
-    pub session_token: String,
+    /// The session's key in the store (not its token), for a handler that renews the session
+    /// (a password change).
+    pub session: SessionKey,
     /// The governance state the request reads.
     pub snapshot: Arc<Snapshot>,
     /// The gateway's clock at the start of the request.
@@ -86,7 +87,8 @@ impl FromRequestParts<AppState> for Signed {
         let policy = CookiePolicy::for_base_url(&app.public_base_url);
         let token = cookie(&parts.headers, policy.session_name()).ok_or_else(login_again)?;
         let now = app.engine.now();
-        let session = app.sessions.get(token, now).await.map_err(PortalError::Page)?.ok_or_else(login_again)?;
+        let key = SessionKey::of(token);
+        let session = app.sessions.get(&key, now).await.map_err(PortalError::Page)?.ok_or_else(login_again)?;
         let snapshot = app.engine.snapshot();
         let actor = match snapshot.state().accounts().get(session.login.as_str()) {
             Some(account)
@@ -97,11 +99,11 @@ impl FromRequestParts<AppState> for Signed {
             }
             // Disabled, or its password changed, since sign-in: the session ends here.
             _ => {
-                app.sessions.end(token).await.map_err(PortalError::Page)?;
+                app.sessions.end(&key).await.map_err(PortalError::Page)?;
                 return Err(login_again());
             }
         };
-        Ok(Self { login: session.login, actor, csrf: session.csrf, session_token: token.to_owned(), snapshot, now })
+        Ok(Self { login: session.login, actor, csrf: session.csrf, session: key, snapshot, now })
     }
 }
 

@@ -18,7 +18,9 @@ use crate::error::ApiError;
 use crate::routes::admin::new_secret;
 use crate::routes::portal::auth::{Signed, check_origin, home_of, read_fields};
 use crate::routes::portal::password;
-use crate::routes::portal::session::{CookiePolicy, LOCKOUT_MILLIS, SESSION_LIFETIME_MILLIS, cookie, same_secret};
+use crate::routes::portal::session::{
+    CookiePolicy, LOCKOUT_MILLIS, SESSION_LIFETIME_MILLIS, SessionKey, cookie, same_secret,
+};
 use crate::routes::portal::view::{PortalPage, form_error, layout};
 use crate::routes::portal::{PortalError, see_other};
 
@@ -54,7 +56,7 @@ pub async fn logout(
     let policy = CookiePolicy::for_base_url(&app.public_base_url);
     // `Posted` proved the cookie names a live session; end exactly that one.
     if let Some(token) = cookie(&headers, policy.session_name())
-        && let Err(err) = app.sessions.end(token).await
+        && let Err(err) = app.sessions.end(&SessionKey::of(token)).await
     {
         return PortalError::Page(err).into_response();
     }

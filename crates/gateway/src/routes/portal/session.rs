@@ -57,8 +57,16 @@ pub fn password_stamp(hash: &PasswordHash) -> String {
 }
 
 /// What the store keeps of a session's token, and finds it by: its SHA-256, never the token.
-fn stored_key(token: &str) -> String {
-    SecretHash::of_secret(token).to_hex()
+/// Handlers hold this rather than the cookie's token, so the secret itself stays in the request
+/// headers it came in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// The key of a cookie's token.
+    pub fn of(token: &str) -> Self {
+        Self(SecretHash::of_secret(token).to_hex())
+    }
 }
 
 /// Sessions and sign-in failures, in the store.
@@ -104,18 +112,18 @@ impl Sessions {
             expires_at: session.expires_at,
             password_stamp: session.password_stamp.clone(),
         };
-        let hash = stored_key(&token);
+        let SessionKey(hash) = SessionKey::of(&token);
         self.blocking(move |store| store.insert(&hash, &record, now)).await?;
         Ok((token, session))
     }
 
-    /// The live session of a cookie's token, if any.
+    /// The live session under `key`, if any.
     ///
     /// # Errors
     ///
     /// When the store fails.
-    pub async fn get(&self, token: &str, now: Timestamp) -> Result<Option<Session>, ApiError> {
-        let hash = stored_key(token);
+    pub async fn get(&self, key: &SessionKey, now: Timestamp) -> Result<Option<Session>, ApiError> {
+        let hash = key.0.clone();
         let record = self.blocking(move |store| store.get(&hash, now)).await?;
         Ok(record.and_then(|record| {
             // A login that no longer parses (never written by this code) is no session.
@@ -135,8 +143,8 @@ impl Sessions {
     /// # Errors
     ///
     /// When the store fails.
-    pub async fn restamp(&self, token: &str, password: &PasswordHash) -> Result<(), ApiError> {
-        let hash = stored_key(token);
+    pub async fn restamp(&self, key: &SessionKey, password: &PasswordHash) -> Result<(), ApiError> {
+        let hash = key.0.clone();
         let stamp = password_stamp(password);
         self.blocking(move |store| store.restamp(&hash, &stamp)).await
     }
@@ -146,8 +154,8 @@ impl Sessions {
     /// # Errors
     ///
     /// When the store fails.
-    pub async fn end(&self, token: &str) -> Result<(), ApiError> {
-        let hash = stored_key(token);
+    pub async fn end(&self, key: &SessionKey) -> Result<(), ApiError> {
+        let hash = key.0.clone();
         self.blocking(move |store| store.remove(&hash)).await
     }
 
@@ -274,13 +282,18 @@ mod tests {
         let (_dir, sessions) = sessions();
         let now = Timestamp::from_millis(1_000_000);
         let (token, session) = sessions.start(login("acme-ops"), &phc(), now).await.unwrap();
-        assert_eq!(sessions.get(&token, now).await.unwrap().map(|s| s.login), Some(login("acme-ops")));
+        let key = SessionKey::of(&token);
+        assert_eq!(sessions.get(&key, now).await.unwrap().map(|s| s.login), Some(login("acme-ops")));
         assert_ne!(session.csrf, token);
-        assert!(sessions.get("nonsense", now).await.unwrap().is_none());
-        assert!(sessions.get(&token, now.plus_millis(SESSION_LIFETIME_MILLIS)).await.unwrap().is_none());
+        // The store is keyed by the token's hash: the token itself finds nothing.
+        assert_ne!(key.0, token);
+        assert!(sessions.get(&SessionKey(token.clone()), now).await.unwrap().is_none());
+        assert!(sessions.get(&SessionKey::of("nonsense"), now).await.unwrap().is_none());
+        assert!(sessions.get(&key, now.plus_millis(SESSION_LIFETIME_MILLIS)).await.unwrap().is_none());
         let (token, _) = sessions.start(login("acme-ops"), &phc(), now).await.unwrap();
-        sessions.end(&token).await.unwrap();
-        assert!(sessions.get(&token, now).await.unwrap().is_none());
+        let key = SessionKey::of(&token);
+        sessions.end(&key).await.unwrap();
+        assert!(sessions.get(&key, now).await.unwrap().is_none());
     }
 
     #[tokio::test]
