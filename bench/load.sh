@@ -30,8 +30,10 @@
 #     concurrency. Reported: req/s, latency p50/p99/p99.9 (wrk's histogram, µs), errors (HTTP
 #     status >= 400 plus socket errors), server RSS (VmRSS after the run of the target's own
 #     processes: nginx master + worker, or the Portcullis process; the mock behind the proxy
-#     and Portcullis is not counted), how busy the server core was (/proc/stat), and the
-#     Portcullis/nginx ratios. The mock-direct rows are the baseline both hops add to (at c=16
+#     and Portcullis is not counted), how busy the server core was (/proc/stat), the target's
+#     own CPU time per request, user and system apart (/proc/<pid>/stat of its processes and
+#     threads over the measured run: where a gap to nginx lies, in our code or in the kernel),
+#     and the Portcullis/nginx ratios. The mock-direct rows are the baseline both hops add to (at c=16
 #     and saturation they are bound by wrk's core, not by the mock).
 #   - streaming: after a 15-request warm-up, bench/sse_client.py sends 50 `"stream": true`
 #     requests (new connection each, started 105 ms apart) to the demo's built-in upstream, which streams chunks 40 ms apart;
@@ -203,6 +205,16 @@ ctx_switches() {
     done | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
 }
 
+# User and system CPU time (clock ticks) of a process and its children (nginx's workers), all
+# threads: "user sys".
+proc_ticks() {
+    local pid
+    for pid in "$1" $(pgrep -P "$1" || true); do
+        awk '{ print $14, $15 }' "/proc/$pid/stat" 2>/dev/null || true
+    done | awk '{ u += $1; s += $2 } END { print u + 0, s + 0 }'
+}
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
 # "busy total" jiffies of one CPU from /proc/stat.
 cpu_jiffies() {
     awk -v cpu="cpu$1" '$1 == cpu { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
@@ -366,17 +378,19 @@ for level in ${BENCH_LEVELS-c1 c16 sat}; do
         read -r server_busy0 server_total0 < <(cpu_jiffies "$SERVER_CPU")
         read -r loadgen_busy0 loadgen_total0 < <(cpu_jiffies "$LOADGEN_CPU")
         ctx0=$(ctx_switches "${PID[$target]}")
+        read -r user0 sys0 < <(proc_ticks "${PID[$target]}")
         start_sampler
         out=$(wrk_run "$target" "$conns" "$DURATION")
         intruders=$(stop_sampler)
         read -r server_busy1 server_total1 < <(cpu_jiffies "$SERVER_CPU")
         read -r loadgen_busy1 loadgen_total1 < <(cpu_jiffies "$LOADGEN_CPU")
         ctx1=$(ctx_switches "${PID[$target]}")
+        read -r user1 sys1 < <(proc_ticks "${PID[$target]}")
         result=$(grep '^WRK_RESULT ' <<<"$out") || die "no result from wrk: $out"
         [[ -z $intruders ]] || NOISY_RUNS+=("$target c=$conns ($intruders)")
         busy_server=$(awk -v b=$((server_busy1 - server_busy0)) -v t=$((server_total1 - server_total0)) 'BEGIN { printf "%.1f", 100 * b / t }')
         busy_loadgen=$(awk -v b=$((loadgen_busy1 - loadgen_busy0)) -v t=$((loadgen_total1 - loadgen_total0)) 'BEGIN { printf "%.1f", 100 * b / t }')
-        echo "kind=load target=$target level=$level conc=$conns rss_kb=$(rss_kb "${PID[$target]}") busy_server=$busy_server busy_loadgen=$busy_loadgen ctx_switches=$((ctx1 - ctx0)) ${result#WRK_RESULT }" >>"$RESULTS"
+        echo "kind=load target=$target level=$level conc=$conns rss_kb=$(rss_kb "${PID[$target]}") busy_server=$busy_server busy_loadgen=$busy_loadgen ctx_switches=$((ctx1 - ctx0)) user_ticks=$((user1 - user0)) sys_ticks=$((sys1 - sys0)) clk_tck=$CLK_TCK ${result#WRK_RESULT }" >>"$RESULTS"
         log "  ${result#WRK_RESULT } server_cpu=${busy_server}% loadgen_cpu=${busy_loadgen}% ctx_switches=$((ctx1 - ctx0))"
     done
 done

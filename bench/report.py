@@ -3,8 +3,8 @@
 
 Input: the results file, one `key=value ...` line per measurement:
   kind=load target=<mock|nginx|portcullis|litellm> conc=<n> level=<c1|c16|sat> rss_kb=.. busy_server=..
-            busy_loadgen=.. requests=.. duration_us=.. p50_us=.. p99_us=.. p999_us=.. non2xx=..
-            socket_errors=..
+            busy_loadgen=.. ctx_switches=.. user_ticks=.. sys_ticks=.. clk_tck=.. requests=.. duration_us=..
+            p50_us=.. p99_us=.. p999_us=.. non2xx=.. socket_errors=..
   kind=sse target=<mock|nginx|portcullis> file=<SSE_RESULT json file>
 Context lines for the header come from the environment (BENCH_CONTEXT, one item per line).
 
@@ -59,6 +59,20 @@ def parse(path):
     return rows
 
 
+def cpu_per_request(r):
+    """(user, sys) CPU microseconds the target process spent per request, or None."""
+    if "user_ticks" not in r or int(r["requests"]) == 0:
+        return None
+    tick_us = 1e6 / int(r.get("clk_tck", 100))
+    n = int(r["requests"])
+    return int(r["user_ticks"]) * tick_us / n, int(r["sys_ticks"]) * tick_us / n
+
+
+def cpu_cell(r):
+    cpu = cpu_per_request(r)
+    return "—" if cpu is None else f"{cpu[0]:.1f} + {cpu[1]:.1f} µs"
+
+
 def main():
     rows = parse(sys.argv[1])
     load = {(r["target"], r["level"]): r for r in rows if r["kind"] == "load"}
@@ -68,8 +82,8 @@ def main():
         print(line)
     print()
     print("| case | target | conc. | req/s | p50 | p99 | p99.9 | errors | server RSS | server core busy "
-          "| p50 ×nginx | p99 ×nginx | req/s ×nginx |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+          "| CPU per request (user + sys) | p50 ×nginx | p99 ×nginx | req/s ×nginx |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     checks = []
     for level in ("c1", "c16", "sat"):
         nginx = load.get(("nginx", level))
@@ -99,7 +113,7 @@ def main():
                     checks.append(("saturation: req/s ≥ 0.8× nginx", rr >= 0.8, f"{rr:.2f}×"))
             print(f"| load | {NAMES[target]} | {conc} | {rps:,.0f} | {us(p50)} | {us(p99)} | {us(p999)} "
                   f"| {errors} | {int(r['rss_kb']) / 1024:.1f} MiB | {float(r['busy_server']):.0f}% | "
-                  + " | ".join(cells) + " |")
+                  f"{cpu_cell(r)} | " + " | ".join(cells) + " |")
 
     def sse_row(case, key, target, data, nginx_data, p999="—"):
         values = data[key]
@@ -109,7 +123,7 @@ def main():
             n50, n99 = percentile(nginx_data[key], 50), percentile(nginx_data[key], 99)
             cells = [f"{signed_us(p50 - n50)}", f"{signed_us(p99 - n99)}", "—"]
         print(f"| {case} | {NAMES[target]} | {len(values)} | — | {us(p50)} | {us(p99)} | {p999} | "
-              f"{data['errors']} | — | — | " + " | ".join(cells) + " |")
+              f"{data['errors']} | — | — | — | " + " | ".join(cells) + " |")
 
     for case, key in (("SSE TTFB", "ttfb_us"), ("SSE first event", "first_event_us"),
                       ("SSE gap − 40 ms", "gap_excess_us")):
@@ -132,6 +146,13 @@ def main():
         print(f"- added over the direct mock at c=1: nginx p50 {signed_us(added(nginx1, 'p50_us'))}, "
               f"p99 {signed_us(added(nginx1, 'p99_us'))}; Portcullis p50 {signed_us(added(pc1, 'p50_us'))}, "
               f"p99 {signed_us(added(pc1, 'p99_us'))}")
+    for level in ("c1", "c16", "sat"):
+        nginx, pc = load.get(("nginx", level)), load.get(("portcullis", level))
+        ours, theirs = (cpu_per_request(pc), cpu_per_request(nginx)) if nginx and pc else (None, None)
+        if ours and theirs:
+            diff = lambda d: ("+" if d >= 0 else "−") + f"{abs(d):.1f} µs"  # noqa: E731
+            print(f"- CPU per request over the nginx proxy's, {level}: user {diff(ours[0] - theirs[0])}, "
+                  f"sys {diff(ours[1] - theirs[1])}")
 
 
 if __name__ == "__main__":
