@@ -123,3 +123,47 @@ async fn upstream_key_and_model_name() {
     assert_eq!(last.body["model"], "llama-3-70b");
     assert_eq!(last.body["messages"][0]["content"], "hi", "the rest of the body passes through");
 }
+
+/// The key is checked when the request head arrives and the decision is made on the state once
+/// the body is in: a key revoked in between is refused, not served on the strength of the first
+/// check.
+#[tokio::test]
+async fn a_key_revoked_while_its_body_is_on_the_way_is_refused() {
+    let app = spawn_app().await;
+    let story = app.seed_story().await;
+    let (status, keys) =
+        app.admin(reqwest::Method::GET, "/admin/v1/customers/acme/keys", &app.provider_token, None).await;
+    assert_eq!(status, 200, "{keys}");
+    let key_id = keys["keys"][0]["key_id"].as_str().unwrap().to_owned();
+
+    let (chunks, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
+    let request = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&story.acme_key)
+        .header("content-type", "application/json")
+        .header("portcullis-attestation", attestation(&["US"], None))
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let request = tokio::spawn(request);
+    chunks.send(Ok(br#"{"model": "workhorse", "#.to_vec())).await.unwrap();
+    // Time for the gateway to read the head and check the key (if it has not yet, the key is
+    // refused at that first check instead: the answer is the same).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, body) = app
+        .admin(
+            reqwest::Method::POST,
+            &format!("/admin/v1/keys/{key_id}/revoke"),
+            &app.provider_token,
+            Some(json!({ "reason": "leaked" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    chunks.send(Ok(br#""messages": [{"role": "user", "content": "hi"}]}"#.to_vec())).await.unwrap();
+    drop(chunks);
+    let response = request.await.unwrap().unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_error(status, &body, 401, "invalid_api_key", "invalid or revoked API key");
+}

@@ -16,8 +16,8 @@ use crate::app::AppState;
 use crate::auth;
 use crate::error::ApiError;
 use crate::metrics::RequestLabels;
-use crate::routes::v1::caller;
 use crate::routes::v1::denial::denied;
+use crate::routes::v1::{Authenticated, caller_after};
 use crate::upstream::failover::Protocol;
 use crate::upstream::failover::{self, ForwardRequest};
 
@@ -69,9 +69,13 @@ async fn gate_and_forward(
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     // Check the key before reading the body, so an anonymous client cannot make us buffer it;
-    // the decision itself uses the snapshot current *after* the body arrived.
+    // the decision itself uses the snapshot current *after* the body arrived (the same one,
+    // and then the same key and customer, unless a governance event came in between).
     let key_hash = auth::presented_key(&headers)?;
-    auth::api_key(&app.engine.snapshot(), &key_hash)?;
+    let snapshot = app.engine.snapshot();
+    let (key, customer) = auth::api_key(&snapshot, &key_hash)?;
+    let (key_idx, customer) = (key.key_idx, customer.clone());
+    let earlier = Authenticated { snapshot, key_idx, customer };
     let bytes = read_body(body, &headers, app.limits.max_body_bytes).await?;
     let head: RequestHead = serde_json::from_slice(&bytes).map_err(|err| ApiError::BadRequest {
         message: format!("invalid JSON body: {err}"),
@@ -80,7 +84,7 @@ async fn gate_and_forward(
     })?;
 
     let started = Instant::now();
-    let c = caller(&app, &headers, &key_hash)?;
+    let c = caller_after(&app, &headers, &key_hash, Some(earlier))?;
     let (snapshot, customer) = (&c.snapshot, &c.customer);
     let model = snapshot.state().model(&head.model).ok_or_else(|| ApiError::NotFound {
         message: format!("the model `{}` does not exist", head.model),

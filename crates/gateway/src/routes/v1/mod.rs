@@ -67,15 +67,42 @@ impl Caller {
     }
 }
 
+/// A key already authenticated against a snapshot (before the request body was read).
+pub(crate) struct Authenticated {
+    /// The snapshot it was found in.
+    pub snapshot: std::sync::Arc<portcullis_core::Snapshot>,
+    /// The key's position in that snapshot's key table.
+    pub key_idx: u32,
+    /// Its customer in that snapshot.
+    pub customer: std::sync::Arc<portcullis_core::state::Customer>,
+}
+
 /// Authenticates the API key and reads the attestation header.
 pub(crate) fn caller(
     app: &AppState,
     headers: &axum::http::HeaderMap,
     key_hash: &portcullis_core::SecretHash,
 ) -> Result<Caller, crate::error::ApiError> {
+    caller_after(app, headers, key_hash, None)
+}
+
+/// [`caller`], reusing `earlier` when the snapshot has not changed since it was made: the usual
+/// case, as snapshots change with governance events, not with requests. The key and customer
+/// are then the ones the current snapshot would give, without looking them up a second time.
+pub(crate) fn caller_after(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+    key_hash: &portcullis_core::SecretHash,
+    earlier: Option<Authenticated>,
+) -> Result<Caller, crate::error::ApiError> {
     let snapshot = app.engine.snapshot();
-    let (key, customer) = crate::auth::api_key(&snapshot, key_hash)?;
-    let (key_idx, customer) = (key.key_idx, customer.clone());
+    let (key_idx, customer) = match earlier {
+        Some(earlier) if std::sync::Arc::ptr_eq(&earlier.snapshot, &snapshot) => (earlier.key_idx, earlier.customer),
+        _ => {
+            let (key, customer) = crate::auth::api_key(&snapshot, key_hash)?;
+            (key.key_idx, customer.clone())
+        }
+    };
     let now = app.engine.now();
     let attestation = headers.get(portcullis_core::attestation::ATTESTATION_HEADER).and_then(|v| v.to_str().ok());
     let end_user = snapshot.end_user_context(attestation, customer.id.as_str(), now);
