@@ -386,10 +386,9 @@ fn serve(snapshot: &Snapshot, key: &str, token: &str) -> bool {
     let Some((_, customer)) = state.key_and_customer_by_hash(&hash).filter(|(k, _)| !k.revoked) else {
         panic!("unknown key")
     };
-    let customer = customer.clone();
     let Some(model) = state.model(GATED_MODEL) else { panic!("no model") };
     let end_user = snapshot.end_user_context(Some(token), customer.id.as_str(), NOW);
-    matches!(decide(snapshot, &customer, model, &end_user, NOW), Decision::Allow(_))
+    matches!(decide(snapshot, customer, model, &end_user, NOW), Decision::Allow(_))
 }
 
 /// Fills the memo (every class × every end-user attribute set × criteria and three directives)
@@ -464,8 +463,8 @@ fn bench_steps(snapshot: &Snapshot, requests: &Requests, tokens: &[String]) -> V
         started.elapsed().as_nanos() as f64 / n
     };
     let hashes: Vec<SecretHash> = requests.keys.iter().map(|k| SecretHash::of_secret(k)).collect();
-    let customers: Vec<Arc<state::Customer>> =
-        hashes.iter().map(|h| state.customer_at(state.key_by_hash(h).unwrap().customer_idx).unwrap().clone()).collect();
+    let customers: Vec<&state::Customer> =
+        hashes.iter().map(|h| state.customer_at(state.key_by_hash(h).unwrap().customer_idx).unwrap()).collect();
     let model = state.model(GATED_MODEL).unwrap();
     let contexts: Vec<_> = requests
         .token_idx

@@ -152,7 +152,8 @@ pub fn decide(
         });
     };
     let slot = MemoSlot::Criteria { model_idx: model.model_idx, version: criteria.version };
-    let evaluation = snapshot.evaluate(slot, compiled, customer, model, end_user);
+    let evaluation =
+        snapshot.evaluate(slot, compiled, customer, model, end_user, |outcome| outcome.evaluation().clone());
     if evaluation.matched.is_empty() {
         return Decision::Deny(Denial::CriteriaNotMet {
             version: criteria.version,
@@ -161,21 +162,26 @@ pub fn decide(
         });
     }
     for directive in model.directives.iter().filter(|d| d.in_force(now)) {
-        // The memoised outcome is shared, not copied: an allowed request copies nothing here.
-        let outcome: Arc<Evaluation> = match &directive.compiled {
+        // Only an outcome that would cut is taken out of the memo (a reference count); one that
+        // does not is read where the memo holds it, so an allowed request copies nothing here.
+        let cutting: Option<Arc<Evaluation>> = match &directive.compiled {
             Ok(compiled) => {
                 let slot = MemoSlot::Directive { directive_idx: directive.directive_idx, model_idx: model.model_idx };
-                snapshot.evaluate(slot, compiled, customer, model, end_user)
+                snapshot.evaluate(slot, compiled, customer, model, end_user, |outcome| {
+                    (outcome.matched_any() || outcome.errored_any()).then(|| outcome.evaluation().clone())
+                })
             }
-            Err(err) => Arc::new(Evaluation {
+            Err(err) => Some(Arc::new(Evaluation {
                 matched: Vec::new(),
                 errors: vec![format!("directive does not compile: {err}")],
                 errored: Vec::new(),
-            }),
+            })),
         };
         // An exemption (allowed on appeal) is checked only when the directive would cut, so the
         // allowed path pays nothing for it.
-        if (!outcome.matched.is_empty() || !outcome.errors.is_empty()) && !directive.exempts(&customer.id, now) {
+        if let Some(outcome) = cutting
+            && !directive.exempts(&customer.id, now)
+        {
             return Decision::Deny(Denial::Directive {
                 directive: directive.clone(),
                 clauses: outcome.matched.clone(),

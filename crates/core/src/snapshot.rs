@@ -82,13 +82,49 @@ struct EndUserClasses {
 
 type AttestationResult = Result<Arc<VerifiedAttestation>, AttestationProblem>;
 
+/// A policy set's outcome for one request, with what the decision branches on held beside it.
+///
+/// Cloning it is one reference count; [`Outcome::matched_any`] and [`Outcome::errored_any`] read
+/// no further than the value itself, so a memo hit that only needs them (a directive that does
+/// not cut) costs no reference count and no read of the evaluation behind it.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    matched_any: bool,
+    errored_any: bool,
+    evaluation: Arc<Evaluation>,
+}
+
+impl Outcome {
+    /// Wraps an evaluation.
+    pub fn of(evaluation: Arc<Evaluation>) -> Self {
+        Self { matched_any: !evaluation.matched.is_empty(), errored_any: !evaluation.errors.is_empty(), evaluation }
+    }
+
+    /// Whether any clause matched.
+    pub fn matched_any(&self) -> bool {
+        self.matched_any
+    }
+
+    /// Whether any clause failed to evaluate.
+    pub fn errored_any(&self) -> bool {
+        self.errored_any
+    }
+
+    /// The evaluation: which clauses matched, which failed and why.
+    pub fn evaluation(&self) -> &Arc<Evaluation> {
+        &self.evaluation
+    }
+}
+
 /// The request path's view of the governance state.
 #[derive(Debug)]
 pub struct Snapshot {
     state: State,
     // std `RwLock` rather than a sharded or lock-free map: reads dominate, entries are tiny, and
     // a poisoned lock degrades to uncached evaluation instead of failing a request.
-    memo: RwLock<HashMap<MemoKey, Arc<Evaluation>>>,
+    // foldhash rather than SipHash: the keys are small numbers the gate assigns, not text a
+    // client chose, and a request makes four lookups (criteria, three directives in the bench).
+    memo: RwLock<HashMap<MemoKey, Outcome, foldhash::fast::RandomState>>,
     /// Shared with the snapshots that follow while INVARIANT (attestation-cache) allows.
     attestations: Arc<RwLock<HashMap<Box<str>, AttestationResult>>>,
     // Shared with the snapshots before and after this one (see `next`).
@@ -139,28 +175,35 @@ impl Snapshot {
 
     /// Evaluates a policy set for a customer, using the memo when the outcome depends only on
     /// the customer's attribute class and the end-user context.
-    pub fn evaluate(
+    ///
+    /// The outcome is handed to `read`, which takes what the caller keeps: what the decision
+    /// branches on (did a clause match, did one fail) is answered from the memo's own table,
+    /// without following the outcome's pointer, and the outcome itself is shared (a reference
+    /// count) only when the decision keeps it: an admitting criteria evaluation, a directive
+    /// that cuts.
+    pub fn evaluate<R>(
         &self,
         slot: MemoSlot,
         policies: &CompiledPolicies,
         customer: &Customer,
         model: &Model,
         end_user: &EndUserContext,
-    ) -> Arc<Evaluation> {
+        read: impl FnOnce(&Outcome) -> R,
+    ) -> R {
         let compute = || {
-            Arc::new(policies.evaluate(
+            Outcome::of(Arc::new(policies.evaluate(
                 self.state.schema(),
                 customer.id.as_str(),
                 &customer.attributes,
                 model.name.as_str(),
                 end_user,
-            ))
+            )))
         };
         // INVARIANT (memo-key): an outcome is shared between customers only when no policy of the
         // set names a specific entity, so it depends on nothing but the attribute class and the
         // end-user context.
         if policies.mentions_entity_literal() || end_user.end_user_class == u32::MAX {
-            return compute();
+            return read(&compute());
         }
         let key = MemoKey {
             slot,
@@ -168,8 +211,10 @@ impl Snapshot {
             attestation: end_user.attestation,
             end_user_class: end_user.end_user_class,
         };
-        if let Some(hit) = self.memo.read().ok().and_then(|memo| memo.get(&key).cloned()) {
-            return hit;
+        if let Ok(memo) = self.memo.read()
+            && let Some(hit) = memo.get(&key)
+        {
+            return read(hit);
         }
         let outcome = compute();
         if let Ok(mut memo) = self.memo.write()
@@ -177,7 +222,7 @@ impl Snapshot {
         {
             memo.insert(key, outcome.clone());
         }
-        outcome
+        read(&outcome)
     }
 
     /// The class of an end-user attribute set (1, 2, …), or `u32::MAX` when the table is full.

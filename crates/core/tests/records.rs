@@ -89,7 +89,7 @@ fn every_customer_and_key_is_found_by_id_by_hash_and_by_position() {
         let key = state.key_by_hash(&SecretHash::of_secret(&secret(i, 0))).unwrap();
         assert_eq!(key.key_id, key_id(i, 0));
         assert_eq!(key.customer, id);
-        assert!(Arc::ptr_eq(state.customer_at(key.customer_idx).unwrap(), customer));
+        assert!(std::ptr::eq(state.customer_at(key.customer_idx).unwrap(), customer));
         assert!(std::ptr::eq(state.key_by_id(key_id(i, 0).as_str()).unwrap(), key));
         assert!(std::ptr::eq(state.key_at(key.key_idx).unwrap(), key));
         // The request path's lookup finds the same two records, for a first key and for a
@@ -97,7 +97,7 @@ fn every_customer_and_key_is_found_by_id_by_hash_and_by_position() {
         for n in if i % 100 == 0 { 0..2 } else { 0..1 } {
             let (key, owner) = state.key_and_customer_by_hash(&SecretHash::of_secret(&secret(i, n))).unwrap();
             assert_eq!(key.key_id, key_id(i, n));
-            assert!(Arc::ptr_eq(owner, customer), "key {} found with customer {}", key.key_id, owner.id);
+            assert!(std::ptr::eq(owner, customer), "key {} found with customer {}", key.key_id, owner.id);
         }
         let keys: Vec<&str> = state.keys_of(id.as_str()).map(|k| k.key_id.as_str()).collect();
         let want: Vec<KeyId> = if i % 100 == 0 { vec![key_id(i, 0), key_id(i, 1)] } else { vec![key_id(i, 0)] };

@@ -77,7 +77,7 @@ pub fn presented_key(headers: &HeaderMap) -> Result<SecretHash, ApiError> {
 /// # Errors
 ///
 /// 401 for an unknown or revoked key (the message does not say which: no key oracle).
-pub fn api_key<'a>(snapshot: &'a Snapshot, key_hash: &SecretHash) -> Result<(&'a ApiKey, &'a Arc<Customer>), ApiError> {
+pub fn api_key<'a>(snapshot: &'a Snapshot, key_hash: &SecretHash) -> Result<(&'a ApiKey, &'a Customer), ApiError> {
     match snapshot.state().key_and_customer_by_hash(key_hash) {
         Some((key, customer)) if !key.revoked => Ok((key, customer)),
         _ => Err(ApiError::Unauthenticated("invalid or revoked API key".to_owned())),

@@ -683,7 +683,7 @@ pub(crate) fn not_found(what: &'static str, id: &impl ToString) -> CommandError 
 pub(crate) fn need_customer<'a>(
     state: &'a State,
     customer: &CustomerId,
-) -> Result<&'a std::sync::Arc<crate::state::Customer>, CommandError> {
+) -> Result<&'a crate::state::Customer, CommandError> {
     state.customer(customer.as_str()).ok_or_else(|| not_found("customer", customer))
 }
 

@@ -43,8 +43,8 @@ pub struct Customer {
     /// A small number, unique per customer and assigned at creation, so that per-customer
     /// counters (the gateway's recent-request counts) can be keyed without the id string.
     pub customer_idx: u32,
-    /// Display name.
-    pub name: Box<str>,
+    /// Display name: inline when short (most are), so copying a customer allocates nothing for it.
+    pub name: smol_str::SmolStr,
     /// Attributes, as set by the provider.
     pub attributes: Arc<serde_json::Map<String, serde_json::Value>>,
     /// The attribute class: customers with equal attributes share it, and share memoised
@@ -470,12 +470,17 @@ pub struct State {
     attester_registry: AttesterRegistry,
     /// INVARIANT (customer-position): `customers[i].customer_idx == i`; customers are never
     /// removed, so a position, once given, holds the same customer for good.
-    customers: Table<Arc<Customer>>,
+    /// Records inline, as keys are: the request path reads a customer where its table leaf holds
+    /// it, one cache miss fewer than behind an `Arc` (at ten million customers the decision bench
+    /// went from 2.00 to 1.74 µs, 1.57 to 1.06 µs at a million). The price is on writes: a change
+    /// to a leaf a snapshot shares copies its 256 records, which is why a customer's clone
+    /// allocates at most once (its key positions; ids and name are inline).
+    customers: Table<Customer>,
     /// Positions in `customers`, by [`text_hash`] of the id.
     customer_ids: HashIndex,
     /// INVARIANT (key-position): `keys[i].key_idx == i`; keys are revoked, never removed.
     /// Records inline rather than behind an `Arc`: a change copies a shared leaf's 256 records
-    /// (three reference counts each), and a lookup saves a cache miss.
+    /// (a reference count or two each), and a lookup saves a cache miss.
     keys: Table<ApiKey>,
     /// Positions in `keys`, by [`SecretHash::index_hash`], each filed with its key's customer
     /// position. INVARIANT (key-owner): the owner filed with a key's position is that key's
@@ -555,12 +560,12 @@ impl State {
     }
 
     /// A customer by id.
-    pub fn customer(&self, id: &str) -> Option<&Arc<Customer>> {
+    pub fn customer(&self, id: &str) -> Option<&Customer> {
         self.customer_position(id).and_then(|position| self.customers.get(position))
     }
 
     /// A customer by its `customer_idx` (what a key record points at).
-    pub fn customer_at(&self, customer_idx: u32) -> Option<&Arc<Customer>> {
+    pub fn customer_at(&self, customer_idx: u32) -> Option<&Customer> {
         self.customers.get(usize::try_from(customer_idx).ok()?)
     }
 
@@ -570,7 +575,7 @@ impl State {
     }
 
     /// Customers, in the order they were created.
-    pub fn customers(&self) -> impl Iterator<Item = &Arc<Customer>> {
+    pub fn customers(&self) -> impl Iterator<Item = &Customer> {
         self.customers.iter()
     }
 
@@ -584,7 +589,7 @@ impl State {
     /// positions come from the index entry, so the two table reads are independent and their
     /// cache misses overlap, where reading the key to find its customer would put one after the
     /// other.
-    pub fn key_and_customer_by_hash(&self, hash: &SecretHash) -> Option<(&ApiKey, &Arc<Customer>)> {
+    pub fn key_and_customer_by_hash(&self, hash: &SecretHash) -> Option<(&ApiKey, &Customer)> {
         self.key_hashes.get_with_owners(hash.index_hash()).rev().find_map(|(position, owner)| {
             let key = self.keys.get(usize::try_from(position).ok()?);
             let customer = self.customers.get(usize::try_from(owner).ok()?);
@@ -620,7 +625,7 @@ impl State {
     }
 
     /// A customer by id, for changing it (copied on write if a snapshot shares it).
-    fn customer_mut(&mut self, id: &str) -> Option<&mut Arc<Customer>> {
+    fn customer_mut(&mut self, id: &str) -> Option<&mut Customer> {
         let position = self.customer_position(id)?;
         self.customers.get_mut(position)
     }
@@ -724,7 +729,7 @@ impl State {
                 let customer_idx =
                     u32::try_from(self.customers.len()).map_err(|_| fail("too many customers".to_owned()))?;
                 self.customer_ids.insert(text_hash(customer.as_str()), customer_idx);
-                self.customers.push(Arc::new(Customer {
+                self.customers.push(Customer {
                     id: customer.clone(),
                     customer_idx,
                     name: name.as_str().into(),
@@ -734,24 +739,22 @@ impl State {
                     key_idxs: Box::default(),
                     created_at: record.at,
                     limits: None,
-                }));
+                });
             }
             Event::CustomerAttributesSet { customer, attributes } => {
                 let (attributes, class_id) = self.intern_class(attributes);
                 let entry =
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
-                let updated = Arc::make_mut(entry);
-                updated.attributes = attributes;
-                updated.class_id = class_id;
+                entry.attributes = attributes;
+                entry.class_id = class_id;
             }
             Event::KeyIssued { key_id, customer, label, key_hash } => {
                 // INVARIANT (key-position): keys are never removed, so the count is the next position.
                 let key_idx = u32::try_from(self.keys.len()).map_err(|_| fail("too many keys".to_owned()))?;
                 let owner =
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
-                let owner = Arc::make_mut(owner);
                 push_boxed(&mut owner.key_idxs, key_idx);
-                // The customer's own id, so the key shares its text rather than the event's copy.
+                // The customer's own id (a long one's text is then shared, not copied).
                 let (customer, customer_idx) = (owner.id.clone(), owner.customer_idx);
                 self.key_ids.insert(text_hash(key_id.as_str()), key_idx);
                 // INVARIANT (key-owner): filed with the customer it was issued to, for good.
@@ -860,7 +863,7 @@ impl State {
                 }));
             }
             Event::GrantIssued { customer, model, expires_at, reason, .. } => {
-                // The model's own name, so every grant shares its text rather than the event's copy.
+                // The model's own name (a long one's text is then shared, not copied).
                 let model = self.models.get(model).map_or_else(|| model.clone(), |known| known.name.clone());
                 let origin = match &self.last_grant_origin {
                     Some(last) if last.granted_by == record.actor && last.reason == *reason => last.clone(),
@@ -869,7 +872,7 @@ impl State {
                 self.last_grant_origin = Some(origin.clone());
                 let entry =
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
-                Arc::make_mut(entry).grants.insert(
+                entry.grants.insert(
                     model,
                     Grant {
                         granted_at: record.at,
@@ -884,7 +887,7 @@ impl State {
             Event::GrantRevoked { customer, model, effective_at, .. } => {
                 let entry =
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
-                let grant = Arc::make_mut(entry)
+                let grant = entry
                     .grants
                     .get_mut(model)
                     .ok_or_else(|| fail(format!("customer `{customer}` holds no grant for `{model}`")))?;
@@ -952,7 +955,7 @@ impl State {
             Event::LimitsSet { customer, key_id: None, limits } => {
                 let entry =
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
-                Arc::make_mut(entry).limits = (!limits.is_unlimited()).then(|| Box::new(*limits));
+                entry.limits = (!limits.is_unlimited()).then(|| Box::new(*limits));
             }
             Event::LimitsSet { key_id: Some(key_id), limits, .. } => {
                 let position = self.key_position(key_id.as_str()).ok_or_else(|| fail(format!("no key `{key_id}`")))?;

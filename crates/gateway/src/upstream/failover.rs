@@ -80,7 +80,7 @@ pub fn deployment_name(model: &Model, deployment_idx: usize) -> &str {
 /// when every upstream slot stayed busy.
 pub(crate) async fn forward(
     app: &AppState,
-    caller: &Caller,
+    caller: &Caller<'_>,
     model: &Arc<Model>,
     criteria_version: u32,
     request: &ForwardRequest<'_>,
@@ -114,7 +114,7 @@ pub(crate) async fn forward(
                     "fallback refused by the gate"
                 );
                 if tries.denied_fallback.is_none() {
-                    tries.denied_fallback = Some(denied(&app.public_base_url, &caller.customer, fallback, &denial));
+                    tries.denied_fallback = Some(denied(&app.public_base_url, caller.customer, fallback, &denial));
                 }
                 continue;
             }

@@ -2,6 +2,7 @@
 //! path. Authenticate, decide from the current snapshot, forward to the first of the model's
 //! deployments (or fallbacks) that can serve, and stream the answer back chunk by chunk.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -16,8 +17,8 @@ use crate::app::AppState;
 use crate::auth;
 use crate::error::ApiError;
 use crate::metrics::RequestLabels;
+use crate::routes::v1::Caller;
 use crate::routes::v1::denial::denied;
-use crate::routes::v1::{Authenticated, caller_after};
 use crate::upstream::failover::Protocol;
 use crate::upstream::failover::{self, ForwardRequest};
 
@@ -72,10 +73,8 @@ async fn gate_and_forward(
     // the decision itself uses the snapshot current *after* the body arrived (the same one,
     // and then the same key and customer, unless a governance event came in between).
     let key_hash = auth::presented_key(&headers)?;
-    let snapshot = app.engine.snapshot();
-    let (key, customer) = auth::api_key(&snapshot, &key_hash)?;
-    let (key_idx, customer) = (key.key_idx, customer.clone());
-    let earlier = Authenticated { snapshot, key_idx, customer };
+    let first = app.engine.snapshot();
+    let (key, customer) = auth::api_key(&first, &key_hash)?;
     let bytes = read_body(body, &headers, app.limits.max_body_bytes).await?;
     let head: RequestHead = serde_json::from_slice(&bytes).map_err(|err| ApiError::BadRequest {
         message: format!("invalid JSON body: {err}"),
@@ -84,8 +83,15 @@ async fn gate_and_forward(
     })?;
 
     let started = Instant::now();
-    let c = caller_after(&app, &headers, &key_hash, Some(earlier))?;
-    let (snapshot, customer) = (&c.snapshot, &c.customer);
+    // Snapshots change with governance events, not with requests: usually the one that found
+    // the key is still current, and its key and customer are the ones a second lookup would find.
+    let latest = app.engine.snapshot();
+    let c = if Arc::ptr_eq(&first, &latest) {
+        Caller::authenticated(&app, &first, key, customer, &headers)
+    } else {
+        Caller::new(&app, &latest, &headers, &key_hash)?
+    };
+    let (snapshot, customer) = (c.snapshot, c.customer);
     let model = snapshot.state().model(&head.model).ok_or_else(|| ApiError::NotFound {
         message: format!("the model `{}` does not exist", head.model),
         code: "model_not_found",
@@ -106,7 +112,7 @@ async fn gate_and_forward(
         }
     };
     // The key was resolved with the caller; its limits and its customer's apply.
-    let applied = app.rate_limits.admit(customer, c.key()?, c.now)?;
+    let applied = app.rate_limits.admit(customer, c.key, c.now)?;
     let model_metrics = app.metrics.for_model(model.name.as_str());
     model_metrics.allowed.inc();
 

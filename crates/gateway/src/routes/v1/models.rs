@@ -9,14 +9,14 @@ use portcullis_core::state::Model;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::routes::v1::caller;
+use crate::routes::v1::Caller;
 use crate::routes::v1::denial::denied;
 
 /// `GET /v1/models`.
 pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
-    let c = caller(&app, &headers, &crate::auth::presented_key(&headers)?)?;
-    let data: Vec<serde_json::Value> = c
-        .snapshot
+    let snapshot = app.engine.snapshot();
+    let c = Caller::new(&app, &snapshot, &headers, &crate::auth::presented_key(&headers)?)?;
+    let data: Vec<serde_json::Value> = snapshot
         .state()
         .models()
         .filter(|model| matches!(c.decide(&app, model), Ok(Decision::Allow(_))))
@@ -31,14 +31,15 @@ pub async fn get_one(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let c = caller(&app, &headers, &crate::auth::presented_key(&headers)?)?;
-    let model = c.snapshot.state().model(&name).ok_or_else(|| ApiError::NotFound {
+    let snapshot = app.engine.snapshot();
+    let c = Caller::new(&app, &snapshot, &headers, &crate::auth::presented_key(&headers)?)?;
+    let model = snapshot.state().model(&name).ok_or_else(|| ApiError::NotFound {
         message: format!("the model `{name}` does not exist"),
         code: "model_not_found",
     })?;
     match c.decide(&app, model)? {
         Decision::Allow(_) => Ok(Json(model_object(model))),
-        Decision::Deny(denial) => Err(denied(&app.public_base_url, &c.customer, model, &denial)),
+        Decision::Deny(denial) => Err(denied(&app.public_base_url, c.customer, model, &denial)),
     }
 }
 
