@@ -87,6 +87,11 @@ impl<T: Clone> Table<T> {
         if position >= self.len {
             return None;
         }
+        self.leaf(position)?.get(slot(position, 0))?.as_ref()
+    }
+
+    /// The leaf whose slots hold `position`, if its path exists.
+    fn leaf(&self, position: usize) -> Option<&Arc<[Option<T>; WIDTH]>> {
         let mut node = self.root.as_ref()?;
         let mut height = self.height;
         loop {
@@ -95,7 +100,7 @@ impl<T: Clone> Table<T> {
                     node = children.get(slot(position, height))?.as_ref()?;
                     height = height.checked_sub(1)?;
                 }
-                Node::Leaf(items) => return items.get(slot(position, 0))?.as_ref(),
+                Node::Leaf(items) => return Some(items),
             }
         }
     }
@@ -186,17 +191,7 @@ mod tests {
 
     /// The leaf holding `position`, to see which nodes two tables share.
     fn leaf_of(table: &Table<usize>, position: usize) -> &Arc<[Option<usize>; WIDTH]> {
-        let mut node = table.root.as_ref().unwrap();
-        let mut height = table.height;
-        loop {
-            match node {
-                Node::Branch(children) => {
-                    node = children[slot(position, height)].as_ref().unwrap();
-                    height -= 1;
-                }
-                Node::Leaf(items) => return items,
-            }
-        }
+        table.leaf(position).unwrap()
     }
 
     #[test]
