@@ -145,7 +145,7 @@ impl fmt::Debug for PasswordHash {
 }
 
 /// An account's record.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     /// The login name.
     pub login: LoginName,
@@ -175,6 +175,11 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// Accounts from their records (a state checkpoint's), keyed by login name.
+    pub(crate) fn from_records(records: impl IntoIterator<Item = Account>) -> Self {
+        Self { by_login: records.into_iter().map(|account| (account.login.clone(), Arc::new(account))).collect() }
+    }
+
     /// An account by login name.
     pub fn get(&self, login: &str) -> Option<&Arc<Account>> {
         self.by_login.get(login)

@@ -90,7 +90,7 @@ pub struct OfficialRef {
 }
 
 /// An appeal's decision.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppealDecision {
     /// Who decided.
     pub by: OfficialRef,
@@ -107,7 +107,7 @@ pub struct AppealDecision {
 }
 
 /// An appeal.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Appeal {
     /// Its id.
     pub id: AppealId,

@@ -135,7 +135,7 @@ pub enum Verdict {
 }
 
 /// One official's sign-off for one authority.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SignOff {
     /// The authority.
     pub authority: AuthorityId,
@@ -156,7 +156,7 @@ pub struct SignOff {
 }
 
 /// The decision on an application.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApplicationDecision {
     /// Approved or denied.
     pub outcome: Verdict,
@@ -176,13 +176,44 @@ pub struct ApplicationDecision {
     pub on_appeal: bool,
 }
 
+/// Every name an [`ApplicationStep`] can have: the state's own steps and the statuses a decision
+/// leads to. A step read back from a state checkpoint must be one of these (its name is
+/// `'static`, shared by every application).
+pub const STEP_NAMES: &[&str] = &[
+    "submitted",
+    "review_started",
+    "info_requested",
+    "amended",
+    "approved_by_authority",
+    "denied_by_authority",
+    "approved_on_appeal",
+    "under_review",
+    "approved",
+    "denied",
+    "withdrawn",
+];
+
+/// An application step's name. An alias, not `&'static str` written out: serde would take that
+/// for text borrowed from the input, which a state checkpoint's reader cannot lend for `'static`.
+pub type StepName = &'static str;
+
+fn step_name<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<&'static str, D::Error> {
+    let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+    STEP_NAMES
+        .iter()
+        .find(|known| **known == name)
+        .copied()
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown application step `{name}`")))
+}
+
 /// One step of an application's history.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApplicationStep {
     /// When.
     pub at: Timestamp,
-    /// What happened (`submitted`, `review_started`, `info_requested`, `amended`, `signed_off`, …).
-    pub what: &'static str,
+    /// What happened: one of [`STEP_NAMES`].
+    #[serde(deserialize_with = "step_name")]
+    pub what: StepName,
     /// Who, described.
     pub by: String,
     /// Free text (the question asked, the reason given), if any.
@@ -190,7 +221,7 @@ pub struct ApplicationStep {
 }
 
 /// An application.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Application {
     /// Its id.
     pub id: ApplicationId,

@@ -135,7 +135,7 @@ pub struct NewAttesterKey {
 }
 
 /// Where an attester comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AttesterSource {
     /// The settings file; changed by editing it.
     Config,
@@ -154,7 +154,7 @@ impl AttesterSource {
 }
 
 /// An attester as the state knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attester {
     /// Its id, the `iss` of its tokens.
     pub id: AttesterId,
@@ -169,7 +169,7 @@ pub struct Attester {
 }
 
 /// One key of an attester.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AttesterKey {
     /// Its id, unique within the attester.
     pub key_id: AttesterKeyId,
@@ -184,7 +184,7 @@ pub struct AttesterKey {
 }
 
 /// When and why a key was revoked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyRevocation {
     /// When.
     pub at: Timestamp,
@@ -244,6 +244,19 @@ impl AttesterRegistry {
         let mut registry = Self { configured, registered: imbl::OrdMap::new(), trusted: Arc::from([]) };
         registry.rebuild_trusted();
         registry
+    }
+
+    /// The attesters registered through the API, by id (what a state checkpoint keeps: the
+    /// configured ones come from the settings file).
+    pub(crate) fn registered_attesters(&self) -> impl Iterator<Item = &Attester> {
+        self.registered.values().map(|attester| &**attester)
+    }
+
+    /// This registry with `attesters` registered through the API (read from a state checkpoint).
+    pub(crate) fn with_registered(mut self, attesters: impl IntoIterator<Item = Attester>) -> Self {
+        self.registered = attesters.into_iter().map(|attester| (attester.id.clone(), Arc::new(attester))).collect();
+        self.rebuild_trusted();
+        self
     }
 
     /// One entry per key, revoked and expired ones included, for [`crate::attestation::verify`].

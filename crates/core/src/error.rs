@@ -16,7 +16,7 @@ impl InvalidValueError {
 }
 
 /// A location in policy text, 1-based.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceLocation {
     /// Line number, starting at 1.
     pub line: usize,
@@ -42,7 +42,7 @@ impl fmt::Display for SourceLocation {
 }
 
 /// One problem found in policy text.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PolicyDiagnostic {
     /// Where the problem is, when Cedar reports a location.
     pub location: Option<SourceLocation>,
@@ -61,7 +61,7 @@ impl fmt::Display for PolicyDiagnostic {
 
 /// Policy text was rejected: it does not parse, does not validate against the schema, or breaks
 /// a rule of its kind (criteria may only `permit`, directives may only `forbid`).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{}", render(.diagnostics))]
 pub struct PolicyError {
     /// Every problem found, in source order.

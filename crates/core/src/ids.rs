@@ -305,6 +305,16 @@ impl SecretHash {
         Ok(Self(out))
     }
 
+    /// The 32 bytes (a state checkpoint stores them as they are).
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// A hash from its 32 bytes.
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The lowercase hex form used in storage.
     pub fn to_hex(&self) -> String {
         hex(&self.0)

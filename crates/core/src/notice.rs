@@ -42,7 +42,7 @@ pub enum NoticeRegarding {
 }
 
 /// A notice as kept in the state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Notice {
     /// Its number, 1 for the first notice ever sent.
     pub number: u64,

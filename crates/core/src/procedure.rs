@@ -86,7 +86,7 @@ pub enum ReviewVerdict {
 }
 
 /// One authority's recorded position.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReviewPosition {
     /// The authority.
     pub authority: AuthorityId,
@@ -103,7 +103,7 @@ pub struct ReviewPosition {
 }
 
 /// The pre-release review clock of a model in `review`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReviewClock {
     /// When the model entered review.
     pub started_at: Timestamp,

@@ -31,6 +31,8 @@
 mod appeals;
 #[path = "process/applications.rs"]
 mod applications;
+#[path = "process/checkpoint.rs"]
+mod checkpoint;
 #[path = "process/quorum.rs"]
 mod quorum;
 #[path = "process/revocations.rs"]
@@ -40,7 +42,6 @@ mod stages;
 #[path = "process/world.rs"]
 mod world;
 
-use portcullis_core::appeal::{AppealOutcome, AppealSubject};
 use portcullis_core::application::Verdict;
 use portcullis_core::*;
 
@@ -111,38 +112,7 @@ fn blanket_directives_are_refused() {
 
 #[test]
 fn replay_rebuilds_the_process() {
-    let mut w = story();
-    // Approved, denied then reversed on appeal, amended then withdrawn, revoked with notice,
-    // a directive with an exemption.
-    approve(&mut w, "app-1", "globex", T1);
-    deny(&mut w, "app-2", "acme", T1);
-    w.run("acme", file("ap-1", "acme", denial("app-2")), NOW);
-    w.run("bis/r.roe", decide_appeal("ap-1", AppealOutcome::Reversed, None), at(4));
-    w.run("initech", submit("app-3", "initech"), at(4));
-    w.run("ncsc/c.lee", start("app-3"), at(4));
-    w.run("ncsc/c.lee", request_info("app-3"), at(5));
-    w.run("initech", amend("app-3", "now with end users named"), at(6));
-    w.run("initech", withdraw("app-3"), at(7));
-    w.run(
-        "aisi/a.smith",
-        Command::RevokeGrant {
-            customer: CustomerId::parse("globex").unwrap(),
-            model: model("frontier"),
-            effective_at: None,
-            reason: "terms breached".to_owned(),
-            directive: None,
-        },
-        at(8),
-    );
-    let defense =
-        r#"forbid(principal, action, resource) when { principal has sector && principal.sector == "defense" };"#;
-    w.run("ncsc/c.lee", directive("EC-DEF", &["frontier"], defense, None), at(9));
-    w.run(
-        "acme",
-        file("ap-2", "acme", AppealSubject::Directive { directive: DirectiveId::parse("EC-DEF").unwrap() }),
-        at(9),
-    );
-    w.run("ncsc/d.kim", decide_appeal("ap-2", AppealOutcome::Modified, Some(at(30))), at(10));
+    let w = full_story();
 
     // Through the stored encoding, into a fresh state.
     let mut replayed = World::new().state;

@@ -72,6 +72,29 @@ impl HashIndex {
         *leaf = Some(before.iter().copied().chain(std::iter::once(entry)).chain(after.iter().copied()).collect());
     }
 
+    /// An index of `entries` (hash, position, owner), as if each were inserted in position order:
+    /// one sort and one allocation per leaf, where inserting one at a time copies a leaf per entry
+    /// (reading a state checkpoint files ten million of each).
+    pub(crate) fn from_entries(mut entries: Vec<(u64, u32, u32)>) -> Self {
+        // INVARIANT (sorted-leaves): by hash, equal hashes in position (insertion) order.
+        entries.sort_unstable_by_key(|&(hash, position, _)| (hash, position));
+        let mut index = Self::default();
+        let mut rest = entries.as_slice();
+        while let Some(&(first, _, _)) = rest.first() {
+            let (high, middle_slot) = slots(first);
+            let in_leaf = rest.partition_point(|&(hash, _, _)| slots(hash) == (high, middle_slot));
+            let (leaf, after) = rest.split_at(in_leaf);
+            rest = after;
+            let root = Arc::make_mut(index.root.get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None))));
+            let Some(middle) = root.get_mut(high) else { continue };
+            let middle = Arc::make_mut(middle.get_or_insert_with(|| Arc::new(std::array::from_fn(|_| None))));
+            if let Some(slot) = middle.get_mut(middle_slot) {
+                *slot = Some(leaf.iter().map(|&(hash, position, owner)| Entry { hash, position, owner }).collect());
+            }
+        }
+        index
+    }
+
     /// The positions filed under `hash`, in the order they were inserted.
     pub(crate) fn get(&self, hash: u64) -> impl DoubleEndedIterator<Item = u32> + '_ {
         self.get_with_owners(hash).map(|(position, _)| position)
@@ -158,6 +181,35 @@ mod tests {
         assert_eq!(index.get_with_owners(10).collect::<Vec<_>>(), [(6, 71)]);
         // The owner sits in what was the entry's padding.
         assert_eq!(std::mem::size_of::<Entry>(), 16);
+    }
+
+    #[test]
+    fn built_at_once_it_answers_as_if_built_one_insert_at_a_time() {
+        let mut one_by_one = HashIndex::default();
+        let mut entries = Vec::new();
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        for position in 0..5_000_u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Some repeats, some crowding, the rest spread.
+            let hash = match position % 4 {
+                0 => u64::from(position / 8),
+                1 => x & 0xFFFF_0000_0000_000F,
+                _ => x,
+            };
+            one_by_one.insert_with_owner(hash, position, position / 3);
+            entries.push((hash, position, position / 3));
+        }
+        entries.reverse();
+        let at_once = HashIndex::from_entries(entries.clone());
+        for &(hash, _, _) in &entries {
+            assert_eq!(
+                at_once.get_with_owners(hash).collect::<Vec<_>>(),
+                one_by_one.get_with_owners(hash).collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(HashIndex::from_entries(Vec::new()).get(7).count(), 0);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::policy::{CedarSchema, CompiledPolicies, PolicyKind};
 use crate::procedure::{Procedure, ReviewClock};
 use crate::stage::Stage;
 
+pub mod checkpoint;
 mod index;
 mod process;
 mod table;
@@ -174,7 +175,7 @@ pub struct Grant {
 }
 
 /// Who made a grant, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GrantOrigin {
     /// Who granted it.
     pub granted_by: Actor,
@@ -183,7 +184,7 @@ pub struct GrantOrigin {
 }
 
 /// Who revoked a grant, and when.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GrantRevocation {
     /// The sequence number of the event that revoked it.
     pub seq: u64,
@@ -220,7 +221,7 @@ pub struct ApiKey {
 }
 
 /// An official's role token record.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct OfficialToken {
     /// Public id.
     pub token_id: TokenId,
@@ -231,7 +232,7 @@ pub struct OfficialToken {
 }
 
 /// An authority.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Authority {
     /// Its id.
     pub id: AuthorityId,
@@ -258,7 +259,7 @@ pub struct Criteria {
 }
 
 /// A stage change, kept for the model's history.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StageChange {
     /// When.
     pub at: Timestamp,
@@ -278,7 +279,7 @@ pub struct StageChange {
 
 /// One published criteria version as the model's history keeps it: the hash and where it is in
 /// the log, not the text (the register reads an old version's text from its event).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CriteriaVersion {
     /// Version number.
     pub version: u32,
@@ -372,7 +373,7 @@ pub struct Directive {
 }
 
 /// The lifting of a directive.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lifted {
     /// When.
     pub at: Timestamp,
@@ -408,7 +409,7 @@ impl DirectiveStatus {
 }
 
 /// A customer's exemption from a directive, allowed on appeal.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Exemption {
     /// The customer.
     pub customer: CustomerId,

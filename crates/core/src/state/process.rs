@@ -213,5 +213,7 @@ impl State {
 }
 
 fn step(at: Timestamp, what: &'static str, by: String, note: Option<String>) -> ApplicationStep {
+    // A state checkpoint reads a step back only by one of these names.
+    debug_assert!(crate::application::STEP_NAMES.contains(&what), "unlisted application step `{what}`");
     ApplicationStep { at, what, by, note }
 }

@@ -1,0 +1,817 @@
+//! The state as a checkpoint: what a gateway writes now and then so that its next start reads
+//! the state instead of replaying every event (61 s of `apply` alone at ten million customers,
+//! BENCHMARKS.md §2).
+//!
+//! Only the state's own content is here; where it is stored, and whether a checkpoint fits the
+//! log it claims to have come from, is the caller's (the gateway's `checkpoint.rs`). A checkpoint
+//! is read under the schema and configured attesters it was written under, which the caller
+//! checks: they are arguments of [`State::new`], not events.
+//!
+//! Layout, integers little-endian:
+//!
+//! - `FORMAT` (u32);
+//! - one JSON document (u64 length, then the bytes) with everything that does not grow with the
+//!   number of customers: models, directives, applications, appeals, notices, accounts,
+//!   authorities, role tokens, attesters registered through the API, attribute classes, and the
+//!   values that records share (grant origins, key labels), written once each;
+//! - the customers (u64 count, then each), then the keys (u64 count, then each), in a compact
+//!   binary form read without a parser: at ten million customers these are nearly all of it.
+//!
+//! What is derived is not written but rebuilt as it is read: the three hash indexes (built at
+//! once, sorted, not one insert at a time), the compiled Cedar policies (compiled again from
+//! their text; a version that did not compile keeps its errors), each customer's attribute map
+//! (its class's, shared as replay shares it), a key's customer id (its customer's) and positions.
+//! Values shared between records when the state was written (a grant's origin, a key's label, a
+//! long model name) are shared again when read, so a state read back takes the memory the
+//! written one did.
+//!
+//! Conversions destructure each record whole, so a field added to a record and not to this file
+//! is a compile error, not a field silently lost across a restart.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::index::{HashIndex, text_hash};
+use super::table::Table;
+use super::{
+    ApiKey, Authority, Criteria, CriteriaVersion, Customer, Directive, Exemption, Grant, GrantOrigin,
+    GrantRevocation, Grants, Lifted, Model, OfficialToken, StageChange, State,
+};
+use crate::account::{Account, Accounts};
+use crate::appeal::Appeal;
+use crate::application::Application;
+use crate::attestation::TrustedAttester;
+use crate::attester::Attester;
+use crate::error::PolicyError;
+use crate::event::{Actor, Deployment, DirectiveScope, Upstream};
+use crate::evidence::Evidence;
+use crate::ids::{AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, SecretHash, Timestamp, TokenId};
+use crate::limits::Limits;
+use crate::notice::Notice;
+use crate::policy::{CedarSchema, CompiledPolicies, PolicyKind};
+use crate::procedure::{Procedure, ReviewClock};
+use crate::stage::Stage;
+
+/// The layout's version. A checkpoint of another version is not read (the caller replays the
+/// log instead), so a change to the layout or to what a record holds bumps it.
+pub const FORMAT: u32 = 1;
+
+/// Longest string a record may hold in a checkpoint; anything longer means the bytes are not a
+/// checkpoint (ids are at most 128 bytes), and reading stops before allocating for it.
+const MAX_RECORD_STRING: u32 = 1 << 20;
+
+/// A checkpoint could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The writer or reader failed.
+    #[error("state checkpoint I/O failed: {0}")]
+    Io(#[from] io::Error),
+    /// The bytes are not a checkpoint this version can read.
+    #[error("the state checkpoint is not readable: {0}")]
+    Invalid(String),
+}
+
+fn invalid(problem: impl Into<String>) -> CheckpointError {
+    CheckpointError::Invalid(problem.into())
+}
+
+impl State {
+    /// Writes the state as a checkpoint (see the module's documentation for the layout).
+    ///
+    /// # Errors
+    ///
+    /// When `out` fails.
+    pub fn write_checkpoint(&self, out: &mut impl Write) -> Result<(), CheckpointError> {
+        let mut origins = Interner::default();
+        for customer in self.customers.iter() {
+            for (_, grant) in customer.grants.iter() {
+                origins.intern(&grant.origin);
+            }
+        }
+        let last_grant_origin = self.last_grant_origin.as_ref().map(|origin| origins.intern(origin));
+        let mut labels = Interner::default();
+        for key in self.keys.iter() {
+            labels.intern(&key.label);
+        }
+        // Hash maps are written sorted, so one state always gives the same bytes.
+        let mut classes: Vec<ClassImage> = self
+            .classes
+            .iter()
+            .map(|(canonical, (id, attributes))| ClassImage {
+                canonical: canonical.to_string(),
+                id: *id,
+                attributes: (**attributes).clone(),
+            })
+            .collect();
+        classes.sort_unstable_by_key(|class| class.id);
+        let mut official_tokens: Vec<(SecretHash, OfficialToken)> =
+            self.official_tokens.iter().map(|(hash, token)| (*hash, (**token).clone())).collect();
+        official_tokens.sort_unstable_by_key(|(hash, _)| *hash);
+        let mut token_ids: Vec<(TokenId, SecretHash)> =
+            self.token_ids.iter().map(|(id, hash)| (id.clone(), *hash)).collect();
+        token_ids.sort_unstable();
+        let shared = Shared {
+            classes,
+            origins: origins.values.iter().map(|origin| (**origin).clone()).collect(),
+            labels: labels.values.iter().map(|label| label.to_string()).collect(),
+            last_grant_origin,
+            official_tokens,
+            token_ids,
+            authorities: self.authorities.values().map(|authority| (**authority).clone()).collect(),
+            models: self.models.values().map(|model| ModelImage::of(model)).collect(),
+            directives: self.directives.values().map(|directive| DirectiveImage::of(directive)).collect(),
+            applications: self.applications.values().map(|application| (**application).clone()).collect(),
+            appeals: self.appeals.values().map(|appeal| (**appeal).clone()).collect(),
+            notices: self.notices.iter().map(|notice| (**notice).clone()).collect(),
+            accounts: self.accounts.iter().map(|account| (**account).clone()).collect(),
+            attesters: self.attester_registry.registered_attesters().cloned().collect(),
+        };
+        let json = serde_json::to_vec(&shared).map_err(|err| invalid(format!("writing its JSON part: {err}")))?;
+        let mut w = Encoder(out);
+        w.u32(FORMAT)?;
+        w.u64(self.last_seq)?;
+        w.u64(json.len() as u64)?;
+        w.0.write_all(&json)?;
+        w.u64(self.customers.len() as u64)?;
+        for customer in self.customers.iter() {
+            w.customer(customer, &origins)?;
+        }
+        w.u64(self.keys.len() as u64)?;
+        for key in self.keys.iter() {
+            w.key(key, &labels)?;
+        }
+        Ok(())
+    }
+
+    /// Reads a checkpoint written by [`State::write_checkpoint`], under the schema and
+    /// configured attesters it was written under (the caller checks that they are the same).
+    ///
+    /// # Errors
+    ///
+    /// When `input` fails or does not hold a checkpoint this version wrote: another format, a
+    /// truncated or altered one, or policies that no longer compile under `schema`.
+    pub fn read_checkpoint(
+        input: &mut impl Read,
+        schema: Arc<CedarSchema>,
+        attesters: Vec<TrustedAttester>,
+    ) -> Result<State, CheckpointError> {
+        let mut r = Decoder { input, text: Vec::new() };
+        let format = r.u32()?;
+        if format != FORMAT {
+            return Err(invalid(format!("format {format}, this version reads format {FORMAT}")));
+        }
+        let last_seq = r.u64()?;
+        let json_len = r.u64()?;
+        let mut json = Vec::new();
+        (&mut *r.input).take(json_len).read_to_end(&mut json)?;
+        if json.len() as u64 != json_len {
+            return Err(invalid("it ends inside its JSON part"));
+        }
+        let shared: Shared =
+            serde_json::from_slice(&json).map_err(|err| invalid(format!("its JSON part: {err}")))?;
+        drop(json);
+        let mut state = State::new(schema, attesters);
+        state.last_seq = last_seq;
+        state.attester_registry = std::mem::take(&mut state.attester_registry).with_registered(shared.attesters);
+
+        // Attribute classes, by id: INVARIANT (class-interning) gave them ids 0, 1, … in order.
+        let mut class_attributes: Vec<Option<Arc<super::Attributes>>> = vec![None; shared.classes.len()];
+        for class in shared.classes {
+            let attributes = Arc::new(class.attributes);
+            let slot = usize::try_from(class.id).ok().and_then(|id| class_attributes.get_mut(id));
+            let Some(slot @ None) = slot else {
+                return Err(invalid(format!("attribute class {} is out of order", class.id)));
+            };
+            *slot = Some(attributes.clone());
+            state.classes.insert(Arc::from(class.canonical), (class.id, attributes));
+        }
+        let origins: Vec<Arc<GrantOrigin>> = shared.origins.into_iter().map(Arc::new).collect();
+        state.last_grant_origin = match shared.last_grant_origin {
+            Some(at) => Some(origins.get(at as usize).cloned().ok_or_else(|| invalid("no such grant origin"))?),
+            None => None,
+        };
+        let labels: Vec<Arc<str>> = shared.labels.into_iter().map(Arc::from).collect();
+        state.official_tokens =
+            shared.official_tokens.into_iter().map(|(hash, token)| (hash, Arc::new(token))).collect();
+        state.token_ids = shared.token_ids.into_iter().collect();
+        state.authorities =
+            shared.authorities.into_iter().map(|authority| (authority.id.clone(), Arc::new(authority))).collect();
+        for image in shared.directives {
+            let directive = image.into_directive(&state.schema)?;
+            state.directives.insert(directive.id.clone(), Arc::new(directive));
+        }
+        for image in shared.models {
+            let model = image.into_model(&state.schema, &state.directives)?;
+            state.models.insert(model.name.clone(), Arc::new(model));
+        }
+        state.applications = shared
+            .applications
+            .into_iter()
+            .map(|application| (application.id.clone(), Arc::new(application)))
+            .collect();
+        state.appeals = shared.appeals.into_iter().map(|appeal| (appeal.id.clone(), Arc::new(appeal))).collect();
+        state.notices = shared.notices.into_iter().map(Arc::new).collect();
+        state.accounts = Accounts::from_records(shared.accounts);
+
+        // A grant names its model with the model's own name, shared (as `apply` does).
+        let model_names: HashMap<String, ModelName> =
+            state.models.keys().map(|name| (name.as_str().to_owned(), name.clone())).collect();
+        let n_customers = r.count("customers")?;
+        let mut customer_ids = Vec::with_capacity(n_customers.min(1 << 24));
+        for position in 0..n_customers {
+            let customer_idx = u32::try_from(position).map_err(|_| invalid("too many customers"))?;
+            let customer = r.customer(customer_idx, &class_attributes, &origins, &model_names)?;
+            customer_ids.push((text_hash(customer.id.as_str()), customer_idx, 0));
+            state.customers.push(customer);
+        }
+        state.customer_ids = HashIndex::from_entries(customer_ids);
+        let n_keys = r.count("keys")?;
+        let mut key_ids = Vec::with_capacity(n_keys.min(1 << 24));
+        let mut key_hashes = Vec::with_capacity(n_keys.min(1 << 24));
+        for position in 0..n_keys {
+            let key_idx = u32::try_from(position).map_err(|_| invalid("too many keys"))?;
+            let key = r.key(key_idx, &state.customers, &labels)?;
+            key_ids.push((text_hash(key.key_id.as_str()), key_idx, 0));
+            // INVARIANT (key-owner): filed with its customer.
+            key_hashes.push((key.key_hash.index_hash(), key_idx, key.customer_idx));
+            state.keys.push(key);
+        }
+        state.key_ids = HashIndex::from_entries(key_ids);
+        state.key_hashes = HashIndex::from_entries(key_hashes);
+        let mut trailing = [0_u8; 1];
+        if r.input.read(&mut trailing)? != 0 {
+            return Err(invalid("bytes follow its last key"));
+        }
+        Ok(state)
+    }
+}
+
+/// Values shared between records by pointer, numbered in the order first met.
+struct Interner<T: ?Sized> {
+    values: Vec<Arc<T>>,
+    numbers: HashMap<*const (), u32>,
+}
+
+impl<T: ?Sized> Default for Interner<T> {
+    fn default() -> Self {
+        Self { values: Vec::new(), numbers: HashMap::new() }
+    }
+}
+
+impl<T: ?Sized> Interner<T> {
+    /// The value's number: two records that shared it share the number.
+    fn intern(&mut self, value: &Arc<T>) -> u32 {
+        let next = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+        *self.numbers.entry(Arc::as_ptr(value).cast::<()>()).or_insert_with(|| {
+            self.values.push(value.clone());
+            next
+        })
+    }
+
+    fn number(&self, value: &Arc<T>) -> u32 {
+        // Every value was interned before the records are written.
+        self.numbers.get(&Arc::as_ptr(value).cast::<()>()).copied().unwrap_or(u32::MAX)
+    }
+}
+
+/// Everything but the customers and keys.
+#[derive(Serialize, Deserialize)]
+struct Shared {
+    classes: Vec<ClassImage>,
+    origins: Vec<GrantOrigin>,
+    labels: Vec<String>,
+    last_grant_origin: Option<u32>,
+    official_tokens: Vec<(SecretHash, OfficialToken)>,
+    token_ids: Vec<(TokenId, SecretHash)>,
+    authorities: Vec<Authority>,
+    models: Vec<ModelImage>,
+    directives: Vec<DirectiveImage>,
+    applications: Vec<Application>,
+    appeals: Vec<Appeal>,
+    notices: Vec<Notice>,
+    accounts: Vec<Account>,
+    /// Registered through the API; the configured ones come from the settings file.
+    attesters: Vec<Attester>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ClassImage {
+    /// The canonical JSON the class is interned under.
+    canonical: String,
+    id: u32,
+    attributes: super::Attributes,
+}
+
+/// Compiled policies as written: their text, compiled again when read, or the errors that kept
+/// them from compiling (they deny every request in scope, so they are kept as they were).
+#[derive(Serialize, Deserialize)]
+enum CompiledImage {
+    Policies(String),
+    Errors(PolicyError),
+}
+
+impl CompiledImage {
+    fn of(compiled: &Result<Arc<CompiledPolicies>, PolicyError>) -> Self {
+        match compiled {
+            Ok(policies) => Self::Policies(policies.text().to_owned()),
+            Err(errors) => Self::Errors(errors.clone()),
+        }
+    }
+
+    fn compile(
+        self,
+        schema: &CedarSchema,
+        kind: PolicyKind,
+    ) -> Result<Result<Arc<CompiledPolicies>, PolicyError>, CheckpointError> {
+        match self {
+            Self::Policies(text) => CompiledPolicies::compile(schema, kind, &text)
+                .map(|policies| Ok(Arc::new(policies)))
+                .map_err(|errors| invalid(format!("policies that compiled no longer do: {errors}"))),
+            Self::Errors(errors) => Ok(Err(errors)),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CriteriaImage {
+    version: u32,
+    content_hash: String,
+    text: String,
+    published_at: Timestamp,
+    published_seq: u64,
+    compiled: CompiledImage,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ModelImage {
+    name: ModelName,
+    model_idx: u32,
+    description: String,
+    registered_at: Timestamp,
+    upstream: Upstream,
+    deployments: Vec<Deployment>,
+    fallbacks: Vec<ModelName>,
+    stage: Stage,
+    stage_history: Vec<StageChange>,
+    criteria: Option<CriteriaImage>,
+    criteria_history: Vec<CriteriaVersion>,
+    /// By id: the directives themselves are the state's, shared.
+    directives: Vec<DirectiveId>,
+    procedure: Procedure,
+    review: Option<ReviewClock>,
+}
+
+impl ModelImage {
+    fn of(model: &Model) -> Self {
+        let Model {
+            name,
+            model_idx,
+            description,
+            registered_at,
+            upstream,
+            deployments,
+            fallbacks,
+            stage,
+            stage_history,
+            criteria,
+            criteria_history,
+            directives,
+            procedure,
+            review,
+        } = model;
+        Self {
+            name: name.clone(),
+            model_idx: *model_idx,
+            description: description.clone(),
+            registered_at: *registered_at,
+            upstream: upstream.clone(),
+            deployments: deployments.to_vec(),
+            fallbacks: fallbacks.to_vec(),
+            stage: *stage,
+            stage_history: stage_history.clone(),
+            criteria: criteria.as_deref().map(|criteria| {
+                let Criteria { version, content_hash, text, published_at, published_seq, compiled } = criteria;
+                CriteriaImage {
+                    version: *version,
+                    content_hash: content_hash.clone(),
+                    text: text.clone(),
+                    published_at: *published_at,
+                    published_seq: *published_seq,
+                    compiled: CompiledImage::of(compiled),
+                }
+            }),
+            criteria_history: criteria_history.clone(),
+            directives: directives.iter().map(|directive| directive.id.clone()).collect(),
+            procedure: procedure.clone(),
+            review: review.clone(),
+        }
+    }
+
+    fn into_model(
+        self,
+        schema: &CedarSchema,
+        all: &imbl::OrdMap<DirectiveId, Arc<Directive>>,
+    ) -> Result<Model, CheckpointError> {
+        let Self {
+            name,
+            model_idx,
+            description,
+            registered_at,
+            upstream,
+            deployments,
+            fallbacks,
+            stage,
+            stage_history,
+            criteria,
+            criteria_history,
+            directives,
+            procedure,
+            review,
+        } = self;
+        let criteria = match criteria {
+            Some(CriteriaImage { version, content_hash, text, published_at, published_seq, compiled }) => {
+                Some(Arc::new(Criteria {
+                    version,
+                    content_hash,
+                    text,
+                    published_at,
+                    published_seq,
+                    compiled: compiled.compile(schema, PolicyKind::Criteria)?,
+                }))
+            }
+            None => None,
+        };
+        let directives = directives
+            .iter()
+            .map(|id| all.get(id).cloned().ok_or_else(|| invalid(format!("model `{name}` names no directive `{id}`"))))
+            .collect::<Result<_, _>>()?;
+        if deployments.is_empty() {
+            return Err(invalid(format!("model `{name}` has no deployments")));
+        }
+        Ok(Model {
+            name,
+            model_idx,
+            description,
+            registered_at,
+            upstream,
+            deployments: Arc::from(deployments),
+            fallbacks: Arc::from(fallbacks),
+            stage,
+            stage_history,
+            criteria,
+            criteria_history,
+            directives,
+            procedure,
+            review,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct DirectiveImage {
+    id: DirectiveId,
+    directive_idx: u32,
+    issuer: AuthorityId,
+    issued_by: Actor,
+    legal_basis: String,
+    description: String,
+    scope: DirectiveScope,
+    policies: String,
+    content_hash: String,
+    compiled: CompiledImage,
+    issued_at: Timestamp,
+    effective_at: Timestamp,
+    expires_at: Option<Timestamp>,
+    emergency_justification: Option<String>,
+    evidence: Vec<Evidence>,
+    lifted: Option<Lifted>,
+    issued_seq: u64,
+    exemptions: Vec<Exemption>,
+}
+
+impl DirectiveImage {
+    fn of(directive: &Directive) -> Self {
+        let Directive {
+            id,
+            directive_idx,
+            issuer,
+            issued_by,
+            legal_basis,
+            description,
+            scope,
+            policies,
+            content_hash,
+            compiled,
+            issued_at,
+            effective_at,
+            expires_at,
+            emergency_justification,
+            evidence,
+            lifted,
+            issued_seq,
+            exemptions,
+        } = directive;
+        Self {
+            id: id.clone(),
+            directive_idx: *directive_idx,
+            issuer: issuer.clone(),
+            issued_by: issued_by.clone(),
+            legal_basis: legal_basis.clone(),
+            description: description.clone(),
+            scope: scope.clone(),
+            policies: policies.clone(),
+            content_hash: content_hash.clone(),
+            compiled: CompiledImage::of(compiled),
+            issued_at: *issued_at,
+            effective_at: *effective_at,
+            expires_at: *expires_at,
+            emergency_justification: emergency_justification.clone(),
+            evidence: evidence.clone(),
+            lifted: lifted.clone(),
+            issued_seq: *issued_seq,
+            exemptions: exemptions.clone(),
+        }
+    }
+
+    fn into_directive(self, schema: &CedarSchema) -> Result<Directive, CheckpointError> {
+        let Self {
+            id,
+            directive_idx,
+            issuer,
+            issued_by,
+            legal_basis,
+            description,
+            scope,
+            policies,
+            content_hash,
+            compiled,
+            issued_at,
+            effective_at,
+            expires_at,
+            emergency_justification,
+            evidence,
+            lifted,
+            issued_seq,
+            exemptions,
+        } = self;
+        Ok(Directive {
+            id,
+            directive_idx,
+            issuer,
+            issued_by,
+            legal_basis,
+            description,
+            scope,
+            policies,
+            content_hash,
+            compiled: compiled.compile(schema, PolicyKind::Directive)?,
+            issued_at,
+            effective_at,
+            expires_at,
+            emergency_justification,
+            evidence,
+            lifted,
+            issued_seq,
+            exemptions,
+        })
+    }
+}
+
+/// Writes the binary part.
+struct Encoder<'w, W: Write>(&'w mut W);
+
+impl<W: Write> Encoder<'_, W> {
+    fn u8(&mut self, value: u8) -> io::Result<()> {
+        self.0.write_all(&[value])
+    }
+
+    fn u32(&mut self, value: u32) -> io::Result<()> {
+        self.0.write_all(&value.to_le_bytes())
+    }
+
+    fn u64(&mut self, value: u64) -> io::Result<()> {
+        self.0.write_all(&value.to_le_bytes())
+    }
+
+    fn time(&mut self, value: Timestamp) -> io::Result<()> {
+        self.0.write_all(&value.as_millis().to_le_bytes())
+    }
+
+    fn optional_time(&mut self, value: Option<Timestamp>) -> io::Result<()> {
+        match value {
+            Some(at) => {
+                self.u8(1)?;
+                self.time(at)
+            }
+            None => self.u8(0),
+        }
+    }
+
+    fn text(&mut self, value: &str) -> io::Result<()> {
+        let len = u32::try_from(value.len()).map_err(|_| io::Error::other("a string of 4 GiB or more"))?;
+        self.u32(len)?;
+        self.0.write_all(value.as_bytes())
+    }
+
+    /// A rare, irregular value (limits, who revoked a grant) as JSON text.
+    fn json(&mut self, value: &impl Serialize) -> io::Result<()> {
+        let text = serde_json::to_string(value).map_err(io::Error::other)?;
+        self.text(&text)
+    }
+
+    fn limits(&mut self, limits: Option<&Limits>) -> io::Result<()> {
+        match limits {
+            Some(limits) => {
+                self.u8(1)?;
+                self.json(limits)
+            }
+            None => self.u8(0),
+        }
+    }
+
+    fn customer(&mut self, customer: &Customer, origins: &Interner<GrantOrigin>) -> io::Result<()> {
+        // Position, attribute map: rebuilt from the record's place and class.
+        let Customer { id, customer_idx: _, name, attributes: _, class_id, grants, key_idxs, created_at, limits } =
+            customer;
+        self.text(id.as_str())?;
+        self.text(name)?;
+        self.u32(*class_id)?;
+        self.time(*created_at)?;
+        self.limits(limits.as_deref())?;
+        self.u32(u32::try_from(grants.len()).unwrap_or(u32::MAX))?;
+        for (model, grant) in grants.iter() {
+            let Grant { granted_at, expires_at, revoked_at, origin, granted_seq, revocation } = grant;
+            self.text(model.as_str())?;
+            self.time(*granted_at)?;
+            self.optional_time(*expires_at)?;
+            self.optional_time(*revoked_at)?;
+            self.u32(origins.number(origin))?;
+            self.u64(*granted_seq)?;
+            match revocation.as_deref() {
+                Some(GrantRevocation { seq, by, made_at }) => {
+                    self.u8(1)?;
+                    self.u64(*seq)?;
+                    self.json(by)?;
+                    self.time(*made_at)?;
+                }
+                None => self.u8(0)?,
+            }
+        }
+        self.u32(u32::try_from(key_idxs.len()).unwrap_or(u32::MAX))?;
+        for key_idx in key_idxs {
+            self.u32(*key_idx)?;
+        }
+        Ok(())
+    }
+
+    fn key(&mut self, key: &ApiKey, labels: &Interner<str>) -> io::Result<()> {
+        // Position, customer id: rebuilt from the record's place and its customer.
+        let ApiKey { key_id, key_idx: _, customer: _, customer_idx, label, key_hash, revoked, limits } = key;
+        self.text(key_id.as_str())?;
+        self.u32(*customer_idx)?;
+        self.u32(labels.number(label))?;
+        self.0.write_all(key_hash.as_bytes())?;
+        self.u8(u8::from(*revoked))?;
+        self.limits(limits.as_deref())
+    }
+}
+
+/// Reads the binary part. `text` is a buffer reused for every string, so an id short enough to
+/// sit inline in its record costs no allocation on the way.
+struct Decoder<'r, R: Read> {
+    input: &'r mut R,
+    text: Vec<u8>,
+}
+
+impl<R: Read> Decoder<'_, R> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], CheckpointError> {
+        let mut bytes = [0_u8; N];
+        self.input.read_exact(&mut bytes).map_err(|err| match err.kind() {
+            io::ErrorKind::UnexpectedEof => invalid("it ends inside a record"),
+            _ => CheckpointError::Io(err),
+        })?;
+        Ok(bytes)
+    }
+
+    fn u8(&mut self) -> Result<u8, CheckpointError> {
+        let [byte] = self.array::<1>()?;
+        Ok(byte)
+    }
+
+    fn flag(&mut self) -> Result<bool, CheckpointError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(invalid(format!("{other} where a flag belongs"))),
+        }
+    }
+
+    fn u32(&mut self) -> Result<u32, CheckpointError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, CheckpointError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    fn count(&mut self, what: &str) -> Result<usize, CheckpointError> {
+        let count = self.u64()?;
+        usize::try_from(count).ok().filter(|n| *n <= u32::MAX as usize).ok_or_else(|| invalid(format!("{count} {what}")))
+    }
+
+    fn time(&mut self) -> Result<Timestamp, CheckpointError> {
+        Ok(Timestamp::from_millis(i64::from_le_bytes(self.array()?)))
+    }
+
+    fn optional_time(&mut self) -> Result<Option<Timestamp>, CheckpointError> {
+        Ok(if self.flag()? { Some(self.time()?) } else { None })
+    }
+
+    /// The next string, in the reused buffer.
+    fn text(&mut self) -> Result<&str, CheckpointError> {
+        let len = self.u32()?;
+        if len > MAX_RECORD_STRING {
+            return Err(invalid(format!("a string of {len} bytes")));
+        }
+        self.text.clear();
+        (&mut *self.input).take(u64::from(len)).read_to_end(&mut self.text)?;
+        if self.text.len() != len as usize {
+            return Err(invalid("it ends inside a string"));
+        }
+        std::str::from_utf8(&self.text).map_err(|_| invalid("a string that is not UTF-8"))
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, CheckpointError> {
+        serde_json::from_str(self.text()?).map_err(|err| invalid(format!("a record's JSON: {err}")))
+    }
+
+    fn limits(&mut self) -> Result<Option<Box<Limits>>, CheckpointError> {
+        Ok(if self.flag()? { Some(Box::new(self.json()?)) } else { None })
+    }
+
+    fn customer(
+        &mut self,
+        customer_idx: u32,
+        classes: &[Option<Arc<super::Attributes>>],
+        origins: &[Arc<GrantOrigin>],
+        model_names: &HashMap<String, ModelName>,
+    ) -> Result<Customer, CheckpointError> {
+        let id = CustomerId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
+        let name = smol_str::SmolStr::new(self.text()?);
+        let class_id = self.u32()?;
+        let attributes = classes
+            .get(class_id as usize)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| invalid(format!("customer `{id}` is of no known attribute class")))?;
+        let created_at = self.time()?;
+        let limits = self.limits()?;
+        let mut grants = Grants::default();
+        for _ in 0..self.u32()? {
+            let model = match model_names.get(self.text()?) {
+                Some(known) => known.clone(),
+                None => ModelName::parse(self.text_again()?).map_err(|err| invalid(err.to_string()))?,
+            };
+            let granted_at = self.time()?;
+            let expires_at = self.optional_time()?;
+            let revoked_at = self.optional_time()?;
+            let origin = self.u32()?;
+            let origin = origins.get(origin as usize).cloned().ok_or_else(|| invalid("no such grant origin"))?;
+            let granted_seq = self.u64()?;
+            let revocation = if self.flag()? {
+                let seq = self.u64()?;
+                let by = self.json()?;
+                let made_at = self.time()?;
+                Some(Box::new(GrantRevocation { seq, by, made_at }))
+            } else {
+                None
+            };
+            grants.insert(model, Grant { granted_at, expires_at, revoked_at, origin, granted_seq, revocation });
+        }
+        let n_keys = self.u32()?;
+        let key_idxs = (0..n_keys).map(|_| self.u32()).collect::<Result<Box<[u32]>, _>>()?;
+        Ok(Customer { id, customer_idx, name, attributes, class_id, grants, key_idxs, created_at, limits })
+    }
+
+    /// The string just read, again (after a lookup by it found nothing).
+    fn text_again(&self) -> Result<&str, CheckpointError> {
+        std::str::from_utf8(&self.text).map_err(|_| invalid("a string that is not UTF-8"))
+    }
+
+    fn key(&mut self, key_idx: u32, customers: &Table<Customer>, labels: &[Arc<str>]) -> Result<ApiKey, CheckpointError> {
+        let key_id = KeyId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
+        let customer_idx = self.u32()?;
+        let customer = customers
+            .get(customer_idx as usize)
+            .map(|customer| customer.id.clone())
+            .ok_or_else(|| invalid(format!("key `{key_id}` belongs to no customer")))?;
+        let label = labels.get(self.u32()? as usize).cloned().ok_or_else(|| invalid("no such key label"))?;
+        let key_hash = SecretHash::from_bytes(self.array()?);
+        let revoked = self.flag()?;
+        let limits = self.limits()?;
+        Ok(ApiKey { key_id, key_idx, customer, customer_idx, label, key_hash, revoked, limits })
+    }
+}
