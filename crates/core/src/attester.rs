@@ -335,18 +335,23 @@ impl AttesterRegistry {
     // INVARIANT (trusted-union): the one place that builds the list. It is rebuilt whole because
     // attester events are rare and the list is short; the request path only ever reads it.
     fn rebuild_trusted(&mut self) {
-        self.trusted = self
-            .attesters()
-            .flat_map(|attester| {
-                attester.keys.iter().map(|key| TrustedAttester {
-                    id: attester.id.clone(),
-                    key: key.public_key.0,
-                    not_after: key.not_after,
-                    revoked: key.revoked.is_some(),
-                })
-            })
-            .collect();
+        self.trusted = self.attesters().flat_map(|attester| keys_of(attester)).collect();
     }
+
+    /// The keys of the settings file, as it gave them (events never change them).
+    pub(crate) fn configured_keys(&self) -> impl Iterator<Item = TrustedAttester> + '_ {
+        self.configured.values().flat_map(|attester| keys_of(attester))
+    }
+}
+
+/// One entry per key of `attester`.
+fn keys_of(attester: &Attester) -> impl Iterator<Item = TrustedAttester> + '_ {
+    attester.keys.iter().map(|key| TrustedAttester {
+        id: attester.id.clone(),
+        key: key.public_key.0,
+        not_after: key.not_after,
+        revoked: key.revoked.is_some(),
+    })
 }
 
 /// `RegisterAttester`: the attester, and its first key if one is given.

@@ -4,12 +4,14 @@
 //!
 //! Only the state's own content is here; where it is stored, and whether a checkpoint fits the
 //! log it claims to have come from, is the caller's (the gateway's `checkpoint.rs`). A checkpoint
-//! is read under the schema and configured attesters it was written under, which the caller
-//! checks: they are arguments of [`State::new`], not events.
+//! is only read under the schema and configured attesters it was written under: they are
+//! arguments of [`State::new`], not events, and replaying under others could build another state
+//! (an attribute the schema no longer declares, an attester id now configured).
 //!
 //! Layout, integers little-endian:
 //!
-//! - `FORMAT` (u32);
+//! - `FORMAT` (u32), then the setup's SHA-256 (the schema's text and the configured attesters),
+//!   then the sequence number of the last event applied (u64);
 //! - one JSON document (u64 length, then the bytes) with everything that does not grow with the
 //!   number of customers: models, directives, applications, appeals, notices, accounts,
 //!   authorities, role tokens, attesters registered through the API, attribute classes, and the
@@ -52,6 +54,7 @@ use crate::ids::{AuthorityId, CustomerId, DirectiveId, KeyId, ModelName, SecretH
 use crate::limits::Limits;
 use crate::notice::Notice;
 use crate::policy::{CedarSchema, CompiledPolicies, PolicyKind};
+
 use crate::procedure::{Procedure, ReviewClock};
 use crate::stage::Stage;
 
@@ -72,6 +75,9 @@ pub enum CheckpointError {
     /// The bytes are not a checkpoint this version can read.
     #[error("the state checkpoint is not readable: {0}")]
     Invalid(String),
+    /// It was written under another schema or other configured attesters.
+    #[error("the state checkpoint was written under another schema or other configured attesters")]
+    Setup,
 }
 
 fn invalid(problem: impl Into<String>) -> CheckpointError {
@@ -132,6 +138,7 @@ impl State {
         let json = serde_json::to_vec(&shared).map_err(|err| invalid(format!("writing its JSON part: {err}")))?;
         let mut w = Encoder(out);
         w.u32(FORMAT)?;
+        w.0.write_all(&self.setup_digest())?;
         w.u64(self.last_seq)?;
         w.u64(json.len() as u64)?;
         w.0.write_all(&json)?;
@@ -146,22 +153,25 @@ impl State {
         Ok(())
     }
 
-    /// Reads a checkpoint written by [`State::write_checkpoint`], under the schema and
-    /// configured attesters it was written under (the caller checks that they are the same).
+    /// Reads a checkpoint written by [`State::write_checkpoint`] into `empty`, a state fresh from
+    /// [`State::new`] with the schema and configured attesters the checkpoint was written under.
     ///
     /// # Errors
     ///
-    /// When `input` fails or does not hold a checkpoint this version wrote: another format, a
-    /// truncated or altered one, or policies that no longer compile under `schema`.
-    pub fn read_checkpoint(
-        input: &mut impl Read,
-        schema: Arc<CedarSchema>,
-        attesters: Vec<TrustedAttester>,
-    ) -> Result<State, CheckpointError> {
+    /// When `input` fails or does not hold a checkpoint this version wrote for this setup:
+    /// another format, another schema or other configured attesters ([`CheckpointError::Setup`]),
+    /// a truncated or altered one, or policies that no longer compile.
+    pub fn read_checkpoint(input: &mut impl Read, empty: State) -> Result<State, CheckpointError> {
+        if empty.last_seq != 0 {
+            return Err(invalid("it can only be read into an empty state"));
+        }
         let mut r = Decoder { input, text: Vec::new() };
         let format = r.u32()?;
         if format != FORMAT {
             return Err(invalid(format!("format {format}, this version reads format {FORMAT}")));
+        }
+        if r.array::<32>()? != empty.setup_digest() {
+            return Err(CheckpointError::Setup);
         }
         let last_seq = r.u64()?;
         let json_len = r.u64()?;
@@ -173,7 +183,7 @@ impl State {
         let shared: Shared =
             serde_json::from_slice(&json).map_err(|err| invalid(format!("its JSON part: {err}")))?;
         drop(json);
-        let mut state = State::new(schema, attesters);
+        let mut state = empty;
         state.last_seq = last_seq;
         state.attester_registry = std::mem::take(&mut state.attester_registry).with_registered(shared.attesters);
 
@@ -246,6 +256,27 @@ impl State {
             return Err(invalid("bytes follow its last key"));
         }
         Ok(state)
+    }
+}
+
+impl State {
+    /// SHA-256 of what [`State::new`] was given: the schema's text and the configured attesters
+    /// (their keys as the settings file gave them, before any event).
+    fn setup_digest(&self) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        let schema = self.schema.text();
+        hasher.update((schema.len() as u64).to_le_bytes());
+        hasher.update(schema.as_bytes());
+        for attester in self.attester_registry.configured_keys() {
+            let TrustedAttester { id, key, not_after, revoked } = attester;
+            hasher.update((id.as_str().len() as u64).to_le_bytes());
+            hasher.update(id.as_str().as_bytes());
+            hasher.update(key.as_bytes());
+            hasher.update(not_after.map_or(i64::MIN, Timestamp::as_millis).to_le_bytes());
+            hasher.update([u8::from(revoked)]);
+        }
+        hasher.finalize().into()
     }
 }
 

@@ -8,7 +8,6 @@ use base64::Engine as _;
 use portcullis_core::account::{LoginName, PasswordHash};
 use portcullis_core::attester::{AttesterPublicKey, NewAttesterKey};
 use portcullis_core::limits::Limits;
-use portcullis_core::policy::CedarSchema;
 use portcullis_core::state::checkpoint::{CheckpointError, FORMAT};
 use portcullis_core::*;
 
@@ -143,7 +142,7 @@ fn write(state: &State) -> Vec<u8> {
 }
 
 fn read(bytes: &[u8]) -> Result<State, CheckpointError> {
-    State::read_checkpoint(&mut &*bytes, Arc::new(CedarSchema::default_schema().unwrap()), Vec::new())
+    State::read_checkpoint(&mut &*bytes, World::new().state)
 }
 
 /// What the gateway and the admin API read of a state, rendered for comparison.
@@ -315,10 +314,45 @@ fn a_checkpoint_cut_short_or_altered_is_refused_with_a_reason() {
     );
     // Every byte of the binary part flipped in turn: refused or read, never a panic (the file's
     // own digest, the gateway's, is what catches an alteration that still reads).
-    let json_len = u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize;
-    for at in 20 + json_len..bytes.len() {
+    let json_len = u64::from_le_bytes(bytes[44..52].try_into().unwrap()) as usize;
+    for at in 52 + json_len..bytes.len() {
         let mut altered = bytes.clone();
         altered[at] ^= 0xFF;
         let _ = read(&altered);
     }
+}
+
+#[test]
+fn a_checkpoint_is_read_only_under_the_setup_it_was_written_under() {
+    let w = rich_world();
+    let bytes = write(&w.state);
+    let setup = "the state checkpoint was written under another schema or other configured attesters";
+    // Another schema (one more attribute) or another configured attester: refused.
+    let schema = portcullis_core::policy::DEFAULT_SCHEMA.replace("entity Customer = {", "entity Customer = {\n  \"region\"?: String,");
+    assert_ne!(schema, portcullis_core::policy::DEFAULT_SCHEMA, "the schema edit took");
+    let other_schema =
+        State::new(Arc::new(portcullis_core::policy::CedarSchema::parse(&schema).unwrap()), Vec::new());
+    assert_eq!(State::read_checkpoint(&mut &*bytes, other_schema).map(|_| ()).unwrap_err().to_string(), setup);
+    let configured = portcullis_core::attestation::TrustedAttester {
+        id: AttesterId::parse("kyc-co").unwrap(),
+        key: ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key(),
+        not_after: None,
+        revoked: false,
+    };
+    let default_schema = || Arc::new(portcullis_core::policy::CedarSchema::default_schema().unwrap());
+    let other_attesters = State::new(default_schema(), vec![configured.clone()]);
+    assert_eq!(State::read_checkpoint(&mut &*bytes, other_attesters).map(|_| ()).unwrap_err().to_string(), setup);
+    // Under the setup it was written under, with that attester configured, it reads.
+    let mut with_attester = World { state: State::new(default_schema(), vec![configured.clone()]), log: Vec::new() };
+    for record in &w.log {
+        with_attester.state.apply(record).unwrap();
+    }
+    let bytes = write(&with_attester.state);
+    let read_back = State::read_checkpoint(&mut &*bytes, State::new(default_schema(), vec![configured])).unwrap();
+    assert_eq!(answers(&read_back), answers(&with_attester.state));
+    // Only into an empty state.
+    assert_eq!(
+        State::read_checkpoint(&mut &*bytes, w.state.clone()).map(|_| ()).unwrap_err().to_string(),
+        "the state checkpoint is not readable: it can only be read into an empty state"
+    );
 }
