@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use portcullis_core::{EventRecord, Timestamp};
-use portcullis_translog::{NoteSigner, NoteVerifier};
+use portcullis_translog::{Hash, NoteSigner, NoteVerifier};
 
 pub use evidence::{EvidenceDocument, EvidenceStore};
 pub use log::{LogReader, StoredCheckpoint};
@@ -77,6 +77,15 @@ pub enum StoreError {
         /// Newest supported.
         supported: i64,
     },
+}
+
+/// A size of the log's tree and its root: where a state checkpoint says its state stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeHead {
+    /// Leaves, which is the sequence number of the last event the state applied.
+    pub size: u64,
+    /// The tree's root at that size.
+    pub root: Hash,
 }
 
 /// Where events are kept.
@@ -151,7 +160,35 @@ pub trait EventStore: Send {
         &mut self,
         verifier: &NoteVerifier,
         each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        self.load_verified_each_from(verifier, None, each)
+    }
+
+    /// [`EventStore::load_verified_each`] for the events after `from`, a tree head whose state
+    /// the caller already holds (a state checkpoint): the stored hashes must reproduce its root,
+    /// which vouches for the stored hashes the later ones are computed from, and every event
+    /// after it is checked as a full load checks it. The events up to it are not read: that is
+    /// what makes a start from a checkpoint fast, and why the checkpoint's own tree head must be
+    /// one the caller verified when it wrote it.
+    ///
+    /// # Errors
+    ///
+    /// As [`EventStore::load_verified_each`]; [`StoreError::LogTampered`] when the stored hashes
+    /// do not reproduce `from`'s root or fewer events are stored.
+    fn load_verified_each_from(
+        &mut self,
+        verifier: &NoteVerifier,
+        from: Option<TreeHead>,
+        each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
     ) -> Result<(), StoreError>;
+
+    /// The root of the stored tree at `size` leaves, from the stored hashes (a few reads, not
+    /// the whole log); `None` when fewer events are stored.
+    ///
+    /// # Errors
+    ///
+    /// On a database error or missing stored hashes.
+    fn stored_root(&mut self, size: u64) -> Result<Option<Hash>, StoreError>;
 
     /// Every stored event in one vector, checked as [`EventStore::load_verified_each`] checks
     /// them (for tests and small stores: the whole log is in memory at once).

@@ -243,12 +243,29 @@ pub(crate) fn latest_checkpoint(connection: &Connection) -> Result<Option<Stored
 /// Two threads share the work: this one reads and parses the events (the source is one
 /// connection) and checks their hashes, while a scoped one writes each chunk's public entries,
 /// the canonical JSON the leaves are hashed from, which is the dearest step (BENCHMARKS.md §2).
+///
+/// From a tree head (`from`, a state checkpoint's), only the events after it are read: the stored
+/// hashes must first reproduce its root, which vouches for the stored hashes the later ones are
+/// computed from.
 pub(crate) fn load_checked(
     source: &dyn LogSource,
     verifier: &NoteVerifier,
+    from: Option<crate::TreeHead>,
     each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
 ) -> Result<(), StoreError> {
     let size = source.tree_size()?;
+    let start = match from {
+        Some(head) => {
+            if stored_root(source, head.size)? != Some(head.root) {
+                return Err(StoreError::LogTampered(format!(
+                    "the stored log does not reproduce the state checkpoint's tree at size {}",
+                    head.size
+                )));
+            }
+            head.size
+        }
+        None => 0,
+    };
     let finished = std::thread::scope(|scope| {
         let (to_render, rendering) = std::sync::mpsc::sync_channel::<Vec<EventRecord>>(1);
         let (rendered, from_render) = std::sync::mpsc::sync_channel::<Rendered>(1);
@@ -265,7 +282,7 @@ pub(crate) fn load_checked(
             })
             .map_err(|err| StoreError::Log(format!("failed to start the log's JSON thread: {err}")))?;
         // Returning drops both channel ends this side holds, which ends the thread.
-        check_chunks(source, size, &to_render, &from_render, each)
+        check_chunks(source, start, size, &to_render, &from_render, each)
     })?;
     if finished.is_break() {
         return Ok(());
@@ -301,14 +318,24 @@ pub(crate) fn load_checked(
     Ok(())
 }
 
+/// The root of the stored tree at `size` leaves, from the stored hashes; `None` when fewer events
+/// are stored.
+pub(crate) fn stored_root(source: &dyn LogSource, size: u64) -> Result<Option<Hash>, StoreError> {
+    if size > source.tree_size()? {
+        return Ok(None);
+    }
+    tree_hash(size, &Hashes(source)).map(Some).map_err(|err| StoreError::LogTampered(err.to_string()))
+}
+
 /// A chunk of events with their public entries.
 type Rendered = (Vec<EventRecord>, Vec<String>);
 
-/// The checking side of [`load_checked`]: reads chunk after chunk, each one ahead of the chunk
-/// whose entries it waits for, checks each chunk's hashes and hands it over. Breaks when `each`
-/// does.
+/// The checking side of [`load_checked`]: reads chunk after chunk from event `start + 1`, each
+/// one ahead of the chunk whose entries it waits for, checks each chunk's hashes and hands it
+/// over. Breaks when `each` does.
 fn check_chunks(
     source: &dyn LogSource,
+    start: u64,
     size: u64,
     to_render: &std::sync::mpsc::SyncSender<Vec<EventRecord>>,
     from_render: &std::sync::mpsc::Receiver<Rendered>,
@@ -318,7 +345,7 @@ fn check_chunks(
     const CHUNK: usize = 4096;
     let stopped = || StoreError::Log("the log's JSON thread stopped".to_owned());
     // Events read so far (and sent to be rendered).
-    let mut read = 0_u64;
+    let mut read = start;
     let mut read_ahead = || -> Result<(), StoreError> {
         if read >= size {
             return Ok(());
@@ -340,7 +367,7 @@ fn check_chunks(
         to_render.send(records).map_err(|_| stopped())
     };
     read_ahead()?;
-    let mut done = 0_u64;
+    let mut done = start;
     while done < size {
         read_ahead()?;
         let (records, entries) = from_render.recv().map_err(|_| stopped())?;

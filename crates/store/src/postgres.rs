@@ -484,18 +484,24 @@ impl EventStore for PgStore {
         tree_size(self.connection.client()?)
     }
 
-    fn load_verified_each(
+    fn load_verified_each_from(
         &mut self,
         verifier: &NoteVerifier,
+        from: Option<crate::TreeHead>,
         each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
     ) -> Result<(), StoreError> {
         // One consistent view: other replicas keep appending while this one checks.
         let client = self.connection.client()?;
         let mut view =
             client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start()?;
-        load_checked(&PgSource::new(&mut view), verifier, each)?;
+        load_checked(&PgSource::new(&mut view), verifier, from, each)?;
         view.commit()?;
         Ok(())
+    }
+
+    fn stored_root(&mut self, size: u64) -> Result<Option<portcullis_translog::Hash>, StoreError> {
+        let client = self.connection.client()?;
+        crate::log::stored_root(&PgSource::new(client), size)
     }
 
     fn sign_checkpoint(&mut self, signer: &NoteSigner, now: Timestamp) -> Result<Option<StoredCheckpoint>, StoreError> {

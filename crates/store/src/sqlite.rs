@@ -184,12 +184,17 @@ impl EventStore for SqliteStore {
         true
     }
 
-    fn load_verified_each(
+    fn load_verified_each_from(
         &mut self,
         verifier: &NoteVerifier,
+        from: Option<crate::TreeHead>,
         each: &mut dyn FnMut(Vec<EventRecord>) -> ControlFlow<()>,
     ) -> Result<(), StoreError> {
-        crate::log::load_checked(&crate::log::SqlHashes(&self.connection), verifier, each)
+        crate::log::load_checked(&crate::log::SqlHashes(&self.connection), verifier, from, each)
+    }
+
+    fn stored_root(&mut self, size: u64) -> Result<Option<portcullis_translog::Hash>, StoreError> {
+        crate::log::stored_root(&crate::log::SqlHashes(&self.connection), size)
     }
 
     fn sign_checkpoint(&mut self, signer: &NoteSigner, now: Timestamp) -> Result<Option<StoredCheckpoint>, StoreError> {

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use portcullis_core::{EventRecord, Timestamp};
-use portcullis_store::{EventStore, LogReader, SqliteStore};
+use portcullis_store::{EventStore, LogReader, SqliteStore, TreeHead};
 use portcullis_translog::tile::{TilePath, tiles_for_size};
 use portcullis_translog::verify::{
     TrustPolicy, fetch_entry, verify_checkpoint, verify_consistency, verify_inclusion, verify_tiles,
@@ -193,4 +193,58 @@ fn tampering_in_a_later_chunk_stops_the_hand_over_before_it() {
         assert_eq!(handed, (1..=handed.len() as u64).collect::<Vec<_>>(), "in order, from the first");
         assert!(handed.iter().all(|&seq| seq < 9000), "a chunk holding event 9000 was handed over");
     }
+}
+
+/// Start-up from a state checkpoint reads only the events after its tree head, once the stored
+/// hashes reproduce that head's root, and checks them as a full load does.
+#[test]
+fn a_load_from_a_tree_head_reads_and_checks_only_what_follows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_with(&dir, 6_000);
+    store.sign_checkpoint(&signer(), Timestamp::from_millis(5)).unwrap().unwrap();
+    let from = |store: &mut SqliteStore, size: u64| -> Result<Vec<u64>, String> {
+        let root = store.stored_root(size).unwrap().unwrap();
+        let mut seqs = Vec::new();
+        store
+            .load_verified_each_from(&signer().verifier(), Some(TreeHead { size, root }), &mut |chunk| {
+                seqs.extend(chunk.iter().map(|record| record.seq));
+                std::ops::ControlFlow::Continue(())
+            })
+            .map(|()| seqs)
+            .map_err(|err| err.to_string())
+    };
+    // Heads inside a tile, at a tile's edge, at the end, at the start.
+    for size in [1_234, 4_096, 6_000, 0] {
+        assert_eq!(from(&mut store, size).unwrap(), (size + 1..=6_000).collect::<Vec<_>>(), "from {size}");
+    }
+    // The root at a size is the one the full tree had there (a checkpoint's tree head).
+    assert_eq!(store.stored_root(6_001).unwrap(), None);
+    let head = TreeHead { size: 1_234, root: store.stored_root(1_235).unwrap().unwrap() };
+    let err = store.load_verified_each_from(&signer().verifier(), Some(head), &mut |_| std::ops::ControlFlow::Continue(()));
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "the transparency log was tampered with: the stored log does not reproduce the state checkpoint's tree at \
+         size 1234"
+    );
+    let beyond = TreeHead { size: 7_000, root: head.root };
+    assert!(
+        store
+            .load_verified_each_from(&signer().verifier(), Some(beyond), &mut |_| std::ops::ControlFlow::Continue(()))
+            .unwrap_err()
+            .to_string()
+            .contains("does not reproduce the state checkpoint's tree at size 7000")
+    );
+    drop(store);
+    // An event after the head altered: found. One before it: not read (the checkpoint's state
+    // stands for it; a full load, or any verifier of the public log, still finds it).
+    let tamper = |seq: u64| {
+        format!("UPDATE events SET record = replace(record, '\"name\":\"A\"', '\"name\":\"B\"') WHERE seq = {seq}")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = tampered(&dir, 6_000, &tamper(5_000));
+    assert!(from(&mut store, 1_234).unwrap_err().contains("does not match the stored events"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = tampered(&dir, 6_000, &tamper(1_000));
+    assert_eq!(from(&mut store, 1_234).unwrap().len(), 6_000 - 1_234);
+    assert!(store.load_verified(&signer().verifier()).unwrap_err().to_string().contains("does not match"));
 }

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use portcullis_core::{EventRecord, Timestamp};
-use portcullis_store::{EventStore, Location, PgLocation, PgStore, StoreError};
+use portcullis_store::{EventStore, Location, PgLocation, PgStore, StoreError, TreeHead};
 use portcullis_translog::tile::tiles_for_size;
 use portcullis_translog::verify::{TrustPolicy, verify_checkpoint, verify_tiles};
 
@@ -82,6 +82,25 @@ fn the_log_verifies_and_survives_reopening() {
     // Reopening (migrations already run) finds everything, checked.
     let mut again = PgStore::open(&schema.0).unwrap();
     assert_eq!(again.load_verified(&signer().verifier()).unwrap().len(), 700);
+    // From a state checkpoint's tree head: only what follows it, once its root is reproduced.
+    let root = again.stored_root(300).unwrap().unwrap();
+    let mut after = Vec::new();
+    again
+        .load_verified_each_from(&signer().verifier(), Some(TreeHead { size: 300, root }), &mut |chunk| {
+            after.extend(chunk.iter().map(|r| r.seq));
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(after, (301..=700).collect::<Vec<_>>());
+    assert_eq!(again.stored_root(701).unwrap(), None);
+    let wrong = TreeHead { size: 299, root };
+    assert!(
+        again
+            .load_verified_each_from(&signer().verifier(), Some(wrong), &mut |_| std::ops::ControlFlow::Continue(()))
+            .unwrap_err()
+            .to_string()
+            .contains("does not reproduce the state checkpoint's tree at size 299")
+    );
     assert_eq!(again.last_seq().unwrap(), 700);
     // Gaps are refused, and the failed batch leaves nothing behind.
     let err = again.append(&[record(701), record(703)]).unwrap_err();
