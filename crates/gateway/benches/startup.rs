@@ -115,7 +115,7 @@ fn measure(dir: &Path) {
     let replication = Replication { heartbeat: Duration::from_secs(1), staleness_bound: Duration::from_secs(10) };
     let started = Instant::now();
     let store = SqliteStore::open(&dir.join("events.db")).unwrap();
-    let engine = Engine::start(Box::new(store), initial, Arc::new(SystemClock), signer, replication).unwrap();
+    let engine = Engine::start(Box::new(store), initial, Arc::new(SystemClock), signer, replication, None).unwrap();
     let elapsed = started.elapsed();
     assert!(engine.snapshot().state().n_customers() > 0);
     println!("{} {} {}", elapsed.as_nanos(), status_bytes("VmHWM:"), status_bytes("VmRSS:"));

@@ -68,6 +68,10 @@ pub struct Settings {
     /// Passive health of deployments and failover (`upstream/health.rs`).
     #[serde(default)]
     pub failover: FailoverSettings,
+    /// The state checkpoint file, which makes a start read the state instead of replaying every
+    /// event (`checkpoint.rs`).
+    #[serde(default)]
+    pub state_checkpoint: StateCheckpointSettings,
     /// Serve the built-in demo upstream under `/demo-upstream/v1` (a canned OpenAI-format
     /// responder for `portcullis demo`; not a model).
     #[serde(default)]
@@ -256,6 +260,29 @@ impl Default for ReplicationSettings {
     }
 }
 
+/// The state checkpoint: a file this replica writes now and then, from which it starts by
+/// replaying only the events after it. A cache of the log, never a source of truth: without it,
+/// or when it does not match the log, the start replays the whole log.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateCheckpointSettings {
+    /// Write and read it. Off, every start replays the whole log.
+    pub enabled: bool,
+    /// The file; defaults to `<data_dir>/state.checkpoint`. Each replica keeps its own.
+    pub path: Option<PathBuf>,
+    /// Written again once this many events were applied after the last one (and at start, when
+    /// the start replayed that many): a start then replays at most about this many events.
+    pub every_events: u64,
+}
+
+impl Default for StateCheckpointSettings {
+    fn default() -> Self {
+        // About a second of replay at start-up (BENCHMARKS.md §2), and at ten million customers
+        // one write (a few seconds on a background thread) per 100,000 events.
+        Self { enabled: true, path: None, every_events: 100_000 }
+    }
+}
+
 /// Log output settings.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -284,6 +311,7 @@ impl Default for Settings {
             transparency: TransparencySettings::default(),
             usage: UsageSettings::default(),
             failover: FailoverSettings::default(),
+            state_checkpoint: StateCheckpointSettings::default(),
             demo_upstream: false,
         }
     }
@@ -309,6 +337,15 @@ impl Settings {
     /// The database file.
     pub fn database_path(&self) -> PathBuf {
         self.database_path.clone().unwrap_or_else(|| self.data_dir.join("portcullis.db"))
+    }
+
+    /// The state checkpoint file, unless turned off.
+    pub fn state_checkpoint(&self) -> Option<crate::checkpoint::CheckpointFile> {
+        let settings = &self.state_checkpoint;
+        settings.enabled.then(|| {
+            let path = settings.path.clone().unwrap_or_else(|| self.data_dir.join("state.checkpoint"));
+            crate::checkpoint::CheckpointFile::new(path, settings.every_events)
+        })
     }
 
     /// Where the events live: PostgreSQL when `database_url` is set, else the SQLite file.

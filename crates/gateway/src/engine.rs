@@ -22,10 +22,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use portcullis_core::{Actor, Command, CommandError, EventRecord, Snapshot, State, Timestamp};
-use portcullis_store::{ChangeFeed, EventStore, StoredCheckpoint};
+use portcullis_store::{ChangeFeed, EventStore, StoredCheckpoint, TreeHead};
 use portcullis_translog::NoteSigner;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::checkpoint::{CheckpointFile, CheckpointMetrics, Loaded};
 use crate::replica::Freshness;
 
 /// Most commands committed in one transaction.
@@ -115,11 +116,13 @@ pub struct Engine {
     jobs: mpsc::Sender<Job>,
     clock: Arc<dyn Clock>,
     freshness: Arc<Freshness>,
+    checkpoint_metrics: CheckpointMetrics,
 }
 
 impl Engine {
-    /// Checks the transparency log against the stored events, replays them into `initial`, and
-    /// starts the writer thread.
+    /// Checks the transparency log against the stored events, replays them into `initial` (or,
+    /// from a state checkpoint the log reproduces, only the events after it), and starts the
+    /// writer thread, which writes a new checkpoint every so many events.
     ///
     /// # Errors
     ///
@@ -130,11 +133,21 @@ impl Engine {
         clock: Arc<dyn Clock>,
         signer: Arc<NoteSigner>,
         replication: Replication,
+        checkpoint: Option<CheckpointFile>,
     ) -> anyhow::Result<Self> {
         let started = Instant::now();
-        let state = rebuild(store.as_mut(), initial, &signer.verifier())?;
+        let (from_state, from) = match checkpoint.as_ref().and_then(|file| file.load(&initial, store.as_mut())) {
+            Some(Loaded { state, head }) => (state, Some(head)),
+            None => (initial, None),
+        };
+        let from_seq = from.map_or(0, |head| head.size);
+        let state = rebuild(store.as_mut(), from_state, &signer.verifier(), from)?;
+        let checkpoint_metrics = CheckpointMetrics::default();
+        checkpoint_metrics.start_replayed_events.set(i64::try_from(state.last_seq - from_seq).unwrap_or(i64::MAX));
+        checkpoint_metrics.sequence.set(i64::try_from(from_seq).unwrap_or(i64::MAX));
         tracing::info!(
             events = state.last_seq,
+            replayed = state.last_seq - from_seq,
             customers = state.n_customers(),
             seconds = started.elapsed().as_secs_f64(),
             "state rebuilt from stored events"
@@ -155,9 +168,15 @@ impl Engine {
             freshness: freshness.clone(),
             catch_up_queued: catch_up_queued.clone(),
         };
+        let checkpoints = Checkpoints {
+            file: checkpoint.map(Arc::new),
+            written: from_seq,
+            busy: Arc::new(AtomicBool::new(false)),
+            metrics: checkpoint_metrics.clone(),
+        };
         std::thread::Builder::new()
             .name("portcullis-writer".to_owned())
-            .spawn(move || writer.run(store, state, receiver))?;
+            .spawn(move || writer.run(store, state, receiver, checkpoints))?;
         if let Some(feed) = feed {
             // Weak: the feed must not keep the writer alive once every handle is gone.
             let jobs = jobs.downgrade();
@@ -165,7 +184,12 @@ impl Engine {
                 .name("portcullis-feed".to_owned())
                 .spawn(move || follow(feed, &jobs, &catch_up_queued, replication.heartbeat))?;
         }
-        Ok(Self { snapshot, jobs, clock, freshness })
+        Ok(Self { snapshot, jobs, clock, freshness, checkpoint_metrics })
+    }
+
+    /// What `/metrics` says of the state checkpoint.
+    pub fn checkpoint_metrics(&self) -> &CheckpointMetrics {
+        &self.checkpoint_metrics
     }
 
     /// How current this replica is known to be.
@@ -245,17 +269,21 @@ const LOAD_AHEAD: usize = 2;
 /// (`EventStore::load_verified_each`), so start-up takes about as long as the slower of the two
 /// rather than their sum, and holds a few chunks in memory rather than the whole log.
 ///
+/// From a state checkpoint's tree head (`from`, whose state `initial` is), only the events after
+/// it are read, checked and applied.
+///
 /// The state is returned only once the whole log checked out, checkpoint included.
 fn rebuild(
     store: &mut dyn EventStore,
     initial: State,
     verifier: &portcullis_translog::NoteVerifier,
+    from: Option<TreeHead>,
 ) -> anyhow::Result<State> {
     let mut state = initial;
     let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<EventRecord>>(LOAD_AHEAD);
     let (loaded, applied) = std::thread::scope(|scope| {
         let reader = std::thread::Builder::new().name("portcullis-load".to_owned()).spawn_scoped(scope, move || {
-            store.load_verified_each(verifier, &mut |chunk| match chunks.send(chunk) {
+            store.load_verified_each_from(verifier, from, &mut |chunk| match chunks.send(chunk) {
                 Ok(()) => std::ops::ControlFlow::Continue(()),
                 // The applying side stopped on an event it cannot apply: stop reading.
                 Err(_) => std::ops::ControlFlow::Break(()),
@@ -318,11 +346,69 @@ struct Writer {
     catch_up_queued: Arc<AtomicBool>,
 }
 
+/// When the writer writes the state checkpoint: every so many events, on a thread of its own (a
+/// clone of the state is one reference count; writing ten million customers takes seconds).
+struct Checkpoints {
+    file: Option<Arc<CheckpointFile>>,
+    /// The sequence number of the last checkpoint written or read.
+    written: u64,
+    /// A checkpoint is being written: the next waits for it rather than run alongside.
+    busy: Arc<AtomicBool>,
+    metrics: CheckpointMetrics,
+}
+
+impl Checkpoints {
+    /// Starts writing a checkpoint of `state` if one is due and none is being written.
+    fn maybe_write(&mut self, store: &mut dyn EventStore, state: &State) {
+        let Some(file) = &self.file else { return };
+        if !file.due(state.last_seq, self.written) || self.busy.load(Ordering::Acquire) {
+            return;
+        }
+        // The tree head the checkpoint stands at, from the hashes stored with its events.
+        let root = match store.stored_root(state.last_seq) {
+            Ok(Some(root)) => root,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the log's tree head; the state checkpoint waits");
+                return;
+            }
+        };
+        // Not retried before another `every_events` events, even if this write fails.
+        self.written = state.last_seq;
+        self.busy.store(true, Ordering::Release);
+        let (file, busy, state, metrics) = (file.clone(), self.busy.clone(), state.clone(), self.metrics.clone());
+        let head = TreeHead { size: state.last_seq, root };
+        let spawned = std::thread::Builder::new().name("portcullis-checkpoint".to_owned()).spawn(move || {
+            match file.write(&state, head) {
+                Ok(()) => {
+                    metrics.sequence.set(i64::try_from(head.size).unwrap_or(i64::MAX));
+                }
+                Err(err) => {
+                    metrics.write_failures.inc();
+                    tracing::warn!(error = %format!("{err:#}"), "failed to write the state checkpoint");
+                }
+            }
+            busy.store(false, Ordering::Release);
+        });
+        if let Err(err) = spawned {
+            tracing::warn!(error = %err, "failed to start writing the state checkpoint");
+            self.busy.store(false, Ordering::Release);
+        }
+    }
+}
+
 impl Writer {
-    fn run(self, mut store: Box<dyn EventStore>, mut state: State, mut receiver: mpsc::Receiver<Job>) {
+    fn run(
+        self,
+        mut store: Box<dyn EventStore>,
+        mut state: State,
+        mut receiver: mpsc::Receiver<Job>,
+        mut checkpoints: Checkpoints,
+    ) {
         let mut pending: Option<Job> = None;
         let mut read_failing = false;
         loop {
+            checkpoints.maybe_write(store.as_mut(), &state);
             let Some(first) = pending.take().or_else(|| receiver.blocking_recv()) else {
                 break;
             };

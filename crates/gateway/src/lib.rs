@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod checkpoint;
 pub mod config;
 pub mod demo;
 pub mod demo_upstream;

@@ -82,9 +82,25 @@ pub struct ModelMetrics {
 }
 
 impl Metrics {
-    /// Registers every metric, with the replica's freshness metrics from `freshness`.
-    pub fn new(freshness: &crate::replica::Freshness) -> Arc<Self> {
+    /// Registers every metric, with the replica's freshness metrics from `freshness` and the
+    /// state checkpoint's from `checkpoints`.
+    pub fn new(freshness: &crate::replica::Freshness, checkpoints: &crate::checkpoint::CheckpointMetrics) -> Arc<Self> {
         let mut registry = Registry::with_prefix("portcullis");
+        registry.register(
+            "start_replayed_events",
+            "Events replayed when this process started: those after its state checkpoint, or all of them",
+            checkpoints.start_replayed_events.clone(),
+        );
+        registry.register(
+            "state_checkpoint_sequence",
+            "Event sequence number of the newest state checkpoint this process wrote or read (0 for none)",
+            checkpoints.sequence.clone(),
+        );
+        registry.register(
+            "state_checkpoint_write_failures",
+            "State checkpoints that could not be written",
+            checkpoints.write_failures.clone(),
+        );
         let snapshot_age_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register(
             "snapshot_age_seconds",

@@ -78,11 +78,12 @@ impl Application {
             staleness_bound: Duration::from_millis(settings.replication.staleness_bound_ms),
         };
         let initial = State::new(Arc::new(schema), attesters);
+        let state_checkpoint = settings.state_checkpoint();
         let engine_signer = signer.clone();
         // Off the async runtime: the stores block (and PostgreSQL's client runs its own runtime).
         let (engine, reader, served, evidence, sessions) = tokio::task::spawn_blocking(move || {
             let opened = database.open().with_context(|| format!("failed to open the database `{database}`"))?;
-            let engine = Engine::start(opened.events, initial, clock, engine_signer, replication)
+            let engine = Engine::start(opened.events, initial, clock, engine_signer, replication, state_checkpoint)
                 .with_context(|| format!("refusing to start on `{database}`"))?;
             let served = opened.log.latest_checkpoint().context("failed to read the latest checkpoint")?;
             anyhow::Ok((engine, opened.log, served, Arc::new(opened.evidence), opened.sessions))
@@ -134,7 +135,7 @@ impl Application {
             )?,
             checkpoint_interval_ms: settings.transparency.checkpoint_interval_ms,
         });
-        let metrics = Metrics::new(engine.freshness());
+        let metrics = Metrics::new(engine.freshness(), engine.checkpoint_metrics());
         let health = Arc::new(Health::new(
             &settings.failover,
             settings.limits.upstream_timeout_secs,

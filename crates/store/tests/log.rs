@@ -220,7 +220,8 @@ fn a_load_from_a_tree_head_reads_and_checks_only_what_follows_it() {
     // The root at a size is the one the full tree had there (a checkpoint's tree head).
     assert_eq!(store.stored_root(6_001).unwrap(), None);
     let head = TreeHead { size: 1_234, root: store.stored_root(1_235).unwrap().unwrap() };
-    let err = store.load_verified_each_from(&signer().verifier(), Some(head), &mut |_| std::ops::ControlFlow::Continue(()));
+    let err =
+        store.load_verified_each_from(&signer().verifier(), Some(head), &mut |_| std::ops::ControlFlow::Continue(()));
     assert_eq!(
         err.unwrap_err().to_string(),
         "the transparency log was tampered with: the stored log does not reproduce the state checkpoint's tree at \

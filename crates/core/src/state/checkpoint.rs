@@ -39,8 +39,8 @@ use serde::{Deserialize, Serialize};
 use super::index::{HashIndex, text_hash};
 use super::table::Table;
 use super::{
-    ApiKey, Authority, Criteria, CriteriaVersion, Customer, Directive, Exemption, Grant, GrantOrigin,
-    GrantRevocation, Grants, Lifted, Model, OfficialToken, StageChange, State,
+    ApiKey, Authority, Criteria, CriteriaVersion, Customer, Directive, Exemption, Grant, GrantOrigin, GrantRevocation,
+    Grants, Lifted, Model, OfficialToken, StageChange, State,
 };
 use crate::account::{Account, Accounts};
 use crate::appeal::Appeal;
@@ -180,8 +180,7 @@ impl State {
         if json.len() as u64 != json_len {
             return Err(invalid("it ends inside its JSON part"));
         }
-        let shared: Shared =
-            serde_json::from_slice(&json).map_err(|err| invalid(format!("its JSON part: {err}")))?;
+        let shared: Shared = serde_json::from_slice(&json).map_err(|err| invalid(format!("its JSON part: {err}")))?;
         drop(json);
         let mut state = empty;
         state.last_seq = last_seq;
@@ -750,7 +749,10 @@ impl<R: Read> Decoder<'_, R> {
 
     fn count(&mut self, what: &str) -> Result<usize, CheckpointError> {
         let count = self.u64()?;
-        usize::try_from(count).ok().filter(|n| *n <= u32::MAX as usize).ok_or_else(|| invalid(format!("{count} {what}")))
+        usize::try_from(count)
+            .ok()
+            .filter(|n| *n <= u32::MAX as usize)
+            .ok_or_else(|| invalid(format!("{count} {what}")))
     }
 
     fn time(&mut self) -> Result<Timestamp, CheckpointError> {
@@ -832,7 +834,12 @@ impl<R: Read> Decoder<'_, R> {
         std::str::from_utf8(&self.text).map_err(|_| invalid("a string that is not UTF-8"))
     }
 
-    fn key(&mut self, key_idx: u32, customers: &Table<Customer>, labels: &[Arc<str>]) -> Result<ApiKey, CheckpointError> {
+    fn key(
+        &mut self,
+        key_idx: u32,
+        customers: &Table<Customer>,
+        labels: &[Arc<str>],
+    ) -> Result<ApiKey, CheckpointError> {
         let key_id = KeyId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
         let customer_idx = self.u32()?;
         let customer = customers

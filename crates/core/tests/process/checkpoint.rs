@@ -19,8 +19,7 @@ fn attester_key(key_id: &str, seed: u8) -> NewAttesterKey {
     let public = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]).verifying_key().to_bytes();
     NewAttesterKey {
         key_id: AttesterKeyId::parse(key_id).unwrap(),
-        public_key: AttesterPublicKey::parse(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public))
-            .unwrap(),
+        public_key: AttesterPublicKey::parse(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public)).unwrap(),
         not_after: None,
     }
 }
@@ -44,13 +43,13 @@ fn rich_world() -> World {
     w.run(provider, key("acme", "key-a1", "batch"), at(10));
     w.run(provider, key("globex", "key-g1", "batch"), at(10));
     w.run(provider, key("acme", "key-a2", "ci"), at(10));
-    w.run(provider, Command::RevokeKey { key_id: KeyId::parse("key-a1").unwrap(), reason: "leaked".to_owned() }, at(10));
-    let limits = Limits { requests_per_minute: Some(60), tokens_per_day: None };
     w.run(
         provider,
-        Command::SetLimits { customer: CustomerId::parse("acme").unwrap(), key_id: None, limits },
+        Command::RevokeKey { key_id: KeyId::parse("key-a1").unwrap(), reason: "leaked".to_owned() },
         at(10),
     );
+    let limits = Limits { requests_per_minute: Some(60), tokens_per_day: None };
+    w.run(provider, Command::SetLimits { customer: CustomerId::parse("acme").unwrap(), key_id: None, limits }, at(10));
     let limits = Limits { requests_per_minute: None, tokens_per_day: Some(1_000_000) };
     w.run(
         provider,
@@ -89,7 +88,11 @@ fn rich_world() -> World {
         },
         at(10),
     );
-    w.run(provider, Command::AddAttesterKey { attester: AttesterId::parse("idv").unwrap(), key: attester_key("k2", 2) }, at(10));
+    w.run(
+        provider,
+        Command::AddAttesterKey { attester: AttesterId::parse("idv").unwrap(), key: attester_key("k2", 2) },
+        at(10),
+    );
     w.run(
         provider,
         Command::RevokeAttesterKey {
@@ -277,7 +280,8 @@ fn a_state_read_back_goes_on_as_the_replayed_one() {
             },
             at(14),
         );
-        let embargo = r#"forbid(principal, action, resource) when { principal has sector && principal.sector == "finance" };"#;
+        let embargo =
+            r#"forbid(principal, action, resource) when { principal has sector && principal.sector == "finance" };"#;
         w.run("ncsc/c.lee", directive("EC-FIN", &["frontier", "workhorse"], embargo, None), at(14));
     }
     assert_eq!(answers(&resumed.state), answers(&replayed.state));
@@ -328,10 +332,10 @@ fn a_checkpoint_is_read_only_under_the_setup_it_was_written_under() {
     let bytes = write(&w.state);
     let setup = "the state checkpoint was written under another schema or other configured attesters";
     // Another schema (one more attribute) or another configured attester: refused.
-    let schema = portcullis_core::policy::DEFAULT_SCHEMA.replace("entity Customer = {", "entity Customer = {\n  \"region\"?: String,");
+    let schema = portcullis_core::policy::DEFAULT_SCHEMA
+        .replace("entity Customer = {", "entity Customer = {\n  \"region\"?: String,");
     assert_ne!(schema, portcullis_core::policy::DEFAULT_SCHEMA, "the schema edit took");
-    let other_schema =
-        State::new(Arc::new(portcullis_core::policy::CedarSchema::parse(&schema).unwrap()), Vec::new());
+    let other_schema = State::new(Arc::new(portcullis_core::policy::CedarSchema::parse(&schema).unwrap()), Vec::new());
     assert_eq!(State::read_checkpoint(&mut &*bytes, other_schema).map(|_| ()).unwrap_err().to_string(), setup);
     let configured = portcullis_core::attestation::TrustedAttester {
         id: AttesterId::parse("kyc-co").unwrap(),

@@ -12,6 +12,7 @@
 
 mod anthropic;
 mod attesters;
+mod checkpoint;
 mod errors;
 mod failover;
 mod governance;
