@@ -87,6 +87,8 @@ fn main() {
         if cfg!(debug_assertions) { "DEBUG build: figures are meaningless" } else { "release build" },
     );
 
+    // `ONLY=checkpoint`: build the worlds and measure only the state checkpoint (profiling it).
+    let only_checkpoint = std::env::var("ONLY").is_ok_and(|only| only == "checkpoint");
     let clock = clock_overhead();
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let tokens = end_user_tokens();
@@ -114,6 +116,13 @@ fn main() {
         });
         // The snapshot shares every node with `world.state`; it is dropped before more customers
         // are added, so the writer keeps mutating in place instead of copying paths.
+        if only_checkpoint {
+            if n == largest {
+                let requests = Requests::new(&mut rng, n, CALLS);
+                bench_checkpoint(std::mem::replace(&mut world.state, World::governance_setup()), &requests, &tokens);
+            }
+            continue;
+        }
         let snapshot = Snapshot::new(world.state.clone());
         if attestation_rows.is_none() {
             attestation_rows = Some(bench_attestations(&snapshot, &tokens));
@@ -127,6 +136,8 @@ fn main() {
             let token_len = tokens.iter().map(String::len).sum::<usize>() / tokens.len();
             let attestation_rows = attestation_rows.as_deref().unwrap_or(&[]);
             print_report(&decisions, &steps, attestation_rows, &build, &one_more, clock, token_len);
+            drop(snapshot);
+            bench_checkpoint(std::mem::replace(&mut world.state, World::governance_setup()), &requests, &tokens);
         }
     }
 }
@@ -170,7 +181,8 @@ impl World {
     /// The governance part, through `handle` as the gateway would: an authority, eight models
     /// (the gated one in `preview`), criteria on each, three directives on the gated model and
     /// twenty on the others.
-    fn governance() -> Self {
+    /// The empty state every world starts from: the schema and the trusted attester.
+    fn governance_setup() -> State {
         let schema = Arc::new(CedarSchema::default_schema().unwrap());
         let attesters = vec![TrustedAttester {
             id: AttesterId::parse("idv").unwrap(),
@@ -178,6 +190,10 @@ impl World {
             not_after: None,
             revoked: false,
         }];
+        State::new(schema, attesters)
+    }
+
+    fn governance() -> Self {
         let mut classes = Vec::new();
         for country in COUNTRIES {
             for tier in TIERS {
@@ -190,7 +206,7 @@ impl World {
                 }
             }
         }
-        let mut world = Self { state: State::new(schema, attesters), n_customers: 0, classes };
+        let mut world = Self { state: Self::governance_setup(), n_customers: 0, classes };
         let p = provider();
         world.run(
             &p,
@@ -570,6 +586,97 @@ struct BuildRow {
     wall: Duration,
     rss: u64,
     rss_delta: u64,
+}
+
+/// The state checkpoint a gateway reads at start instead of replaying every event: written to a
+/// file and read back (`State::write_checkpoint`, `State::read_checkpoint`, 1 MiB buffers), and
+/// the SHA-256 the gateway's file adds over it. The replayed state is dropped before the read, as
+/// a restarting gateway's old process is gone: the read reuses memory the process (or the OS)
+/// already had, rather than touching pages this virtual machine never backed (which, measured,
+/// made the read 3x slower: the host faults each page in). The state read back must give every
+/// timed request the decision the replayed one gave, evaluation and all.
+fn bench_checkpoint(state: State, requests: &Requests, tokens: &[String]) {
+    use std::io::{BufReader, BufWriter, Read as _, Write as _};
+    /// Requests whose whole decision (evaluations included) is compared.
+    const COMPARED: usize = 20_000;
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"), Into::into)
+        .join("bench-decision");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state.checkpoint");
+    let started = Instant::now();
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
+    state.write_checkpoint(&mut out).unwrap();
+    out.flush().unwrap();
+    out.into_inner().unwrap().sync_all().unwrap();
+    let write = started.elapsed();
+    let bytes = std::fs::metadata(&path).unwrap().len();
+
+    let started = Instant::now();
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    let mut file = BufReader::with_capacity(1 << 20, std::fs::File::open(&path).unwrap());
+    let mut buffer = vec![0_u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        sha2::Digest::update(&mut hasher, &buffer[..n]);
+    }
+    black_box(sha2::Digest::finalize(hasher));
+    let digest = started.elapsed();
+
+    let decisions = |snapshot: &Snapshot| -> Vec<String> {
+        let state = snapshot.state();
+        let model = state.model(GATED_MODEL).unwrap();
+        requests
+            .keys
+            .iter()
+            .zip(&requests.token_idx)
+            .take(COMPARED)
+            .map(|(key, idx)| {
+                let (api_key, customer) = state.key_and_customer_by_hash(&SecretHash::of_secret(key)).unwrap();
+                let end_user = snapshot.end_user_context(Some(&tokens[*idx as usize]), customer.id.as_str(), NOW);
+                format!("{} {:?}", api_key.key_id, decide(snapshot, customer, model, &end_user, NOW))
+            })
+            .collect()
+    };
+    let (last_seq, n_customers) = (state.last_seq, state.n_customers());
+    let replayed = decisions(&Snapshot::new(state));
+    let rss_before = rss_bytes();
+    let started = Instant::now();
+    let mut input = BufReader::with_capacity(1 << 20, std::fs::File::open(&path).unwrap());
+    let read = State::read_checkpoint(&mut input, World::governance_setup()).unwrap();
+    let read_time = started.elapsed();
+    let rss_after = rss_bytes();
+    assert_eq!((read.last_seq, read.n_customers()), (last_seq, n_customers));
+    assert!(decisions(&Snapshot::new(read)) == replayed, "a decision differs on the state read back");
+    let customers = n_customers as f64;
+    println!("\n## State checkpoint: what a start reads instead of replaying the events\n");
+    println!(
+        "The {}-customer state ({} events) written to `target/bench-decision/state.checkpoint` and read back, \
+         the replayed state dropped first; the first {} timed requests got the same decisions (evaluations \
+         included) from the state read back. RSS is the process's after the read, the replayed state gone.\n",
+        fmt_int(n_customers as u64),
+        fmt_int(last_seq),
+        fmt_int(COMPARED as u64),
+    );
+    println!(
+        "| file | per customer | write | SHA-256 of the file | read | RSS before the read | after | per customer |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {:.0} B | {:.2} s | {:.2} s | {:.2} s | {} | {} | {:.0} B |",
+        fmt_bytes(bytes),
+        bytes as f64 / customers,
+        write.as_secs_f64(),
+        digest.as_secs_f64(),
+        read_time.as_secs_f64(),
+        fmt_bytes(rss_before),
+        fmt_bytes(rss_after),
+        rss_after as f64 / customers,
+    );
+    let _ = std::fs::remove_file(&path);
 }
 
 /// What one more event costs the writer on the largest state: clone the state (O(1)), apply the

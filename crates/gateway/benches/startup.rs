@@ -9,6 +9,9 @@
 //! batches of 512 with a signed checkpoint at the end, and kept under
 //! `target/bench-startup/` for the next run (about 1.2 GB for a million customers).
 //!
+//! Each world is started two ways: replaying every event, and from a state checkpoint written at
+//! its last event (`state.checkpoint` beside the database, written once by a full start).
+//!
 //! Each start runs in a fresh child process, so the peak resident set (`VmHWM`) is the start's
 //! alone and no page cache of a previous start sits in the heap. The database file itself is in
 //! the OS page cache after the first start: the figures are for a warm restart, not a cold disk.
@@ -23,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use portcullis_core::policy::CedarSchema;
 use portcullis_core::*;
+use portcullis_gateway::checkpoint::CheckpointFile;
 use portcullis_gateway::engine::{Engine, Replication, SystemClock};
 use portcullis_gateway::transparency::load_or_create_signer;
 use portcullis_store::{EventStore as _, SqliteStore};
@@ -58,9 +62,12 @@ unless { context has end_user && context.end_user has identity_verified && conte
     ),
 ];
 
+/// The child measures a start that reads this state checkpoint (else it replays every event).
+const CHECKPOINT_ENV: &str = "PORTCULLIS_STARTUP_CHECKPOINT";
+
 fn main() {
     if let Ok(dir) = std::env::var(MEASURE_ENV) {
-        measure(Path::new(&dir));
+        measure(Path::new(&dir), std::env::var_os(CHECKPOINT_ENV).map(PathBuf::from));
         return;
     }
     let worlds: Vec<u64> = std::env::var("CUSTOMERS")
@@ -71,54 +78,99 @@ fn main() {
     let root = target_dir().join("bench-startup");
     println!("## Start-up: check the log and rebuild the state (`Engine::start`, SQLite)\n");
     println!(
-        "{RUNS} starts per world, each in a fresh process; median wall time, and the highest peak resident set of the {RUNS}.\n"
+        "{RUNS} starts per world and way, each in a fresh process; median wall time, and the highest peak resident \
+         set of the {RUNS}. A full replay reads, checks and applies every event; from a state checkpoint (written \
+         at the log's last event) a start reads the file, checks the stored log reproduces its tree head, and \
+         replays what follows it (nothing here).\n"
     );
-    println!("| customers | events | database | start-up (median) | per event | peak RSS | RSS after |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| customers | events | database | full replay | per event | peak RSS | checkpoint file | from the checkpoint | peak RSS |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in worlds {
         let dir = root.join(n.to_string());
         let events = ensure_world(&dir, n);
+        let checkpoint = ensure_checkpoint(&dir);
         let db_size = std::fs::metadata(dir.join("events.db")).map(|m| m.len()).unwrap_or(0);
-        let mut times = Vec::new();
-        let (mut peak, mut after) = (0, 0);
-        for _ in 0..RUNS {
-            let output = std::process::Command::new(std::env::current_exe().unwrap())
-                .env(MEASURE_ENV, &dir)
-                .output()
-                .expect("the measuring child runs");
-            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-            let text = String::from_utf8(output.stdout).unwrap();
-            let fields: Vec<u64> = text.split_whitespace().map(|f| f.parse().unwrap()).collect();
-            times.push(Duration::from_nanos(fields[0]));
-            peak = peak.max(fields[1]);
-            after = after.max(fields[2]);
-        }
-        times.sort();
-        let median = times[RUNS / 2];
+        let checkpoint_size = std::fs::metadata(&checkpoint).map(|m| m.len()).unwrap_or(0);
+        let (replay, replay_peak) = starts(&dir, None);
+        let (resumed, resumed_peak) = starts(&dir, Some(&checkpoint));
         println!(
-            "| {} | {} | {} | {:.2} s | {:.2} µs | {} | {} |",
+            "| {} | {} | {} | {:.2} s | {:.2} µs | {} | {} | {:.2} s | {} |",
             fmt_int(n),
             fmt_int(events),
             fmt_bytes(db_size),
-            median.as_secs_f64(),
-            median.as_secs_f64() * 1e6 / events as f64,
-            fmt_bytes(peak),
-            fmt_bytes(after),
+            replay.as_secs_f64(),
+            replay.as_secs_f64() * 1e6 / events as f64,
+            fmt_bytes(replay_peak),
+            fmt_bytes(checkpoint_size),
+            resumed.as_secs_f64(),
+            fmt_bytes(resumed_peak),
         );
     }
 }
 
+/// {RUNS} starts, each in a child: the median wall time and the highest peak resident set.
+fn starts(dir: &Path, checkpoint: Option<&Path>) -> (Duration, u64) {
+    let mut times = Vec::new();
+    let mut peak = 0;
+    for _ in 0..RUNS {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.env(MEASURE_ENV, dir);
+        if let Some(path) = checkpoint {
+            child.env(CHECKPOINT_ENV, path);
+        }
+        let output = child.output().expect("the measuring child runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let text = String::from_utf8(output.stdout).unwrap();
+        let fields: Vec<u64> = text.split_whitespace().map(|f| f.parse().unwrap()).collect();
+        times.push(Duration::from_nanos(fields[0]));
+        peak = peak.max(fields[1]);
+    }
+    times.sort();
+    (times[RUNS / 2], peak)
+}
+
 /// One start, in the child: prints wall nanoseconds, peak and current resident bytes.
-fn measure(dir: &Path) {
+fn measure(dir: &Path, checkpoint: Option<PathBuf>) {
     let signer = Arc::new(load_or_create_signer(&dir.join("log-signing-key"), ORIGIN).unwrap());
     let initial = State::new(Arc::new(CedarSchema::default_schema().unwrap()), Vec::new());
     let replication = Replication { heartbeat: Duration::from_secs(1), staleness_bound: Duration::from_secs(10) };
+    let reads_checkpoint = checkpoint.is_some();
+    // Never due again: the start reads the checkpoint and writes none.
+    let checkpoint = checkpoint.map(|path| CheckpointFile::new(path, u64::MAX));
     let started = Instant::now();
     let store = SqliteStore::open(&dir.join("events.db")).unwrap();
-    let engine = Engine::start(Box::new(store), initial, Arc::new(SystemClock), signer, replication, None).unwrap();
+    let engine =
+        Engine::start(Box::new(store), initial, Arc::new(SystemClock), signer, replication, checkpoint).unwrap();
     let elapsed = started.elapsed();
     assert!(engine.snapshot().state().n_customers() > 0);
+    let replayed = engine.checkpoint_metrics().start_replayed_events.get();
+    assert_eq!(replayed == 0, reads_checkpoint, "{replayed} events replayed");
     println!("{} {} {}", elapsed.as_nanos(), status_bytes("VmHWM:"), status_bytes("VmRSS:"));
+}
+
+/// Writes the world's state checkpoint at its last event unless there is one: a full start whose
+/// writer writes it (due at once), waited for.
+fn ensure_checkpoint(dir: &Path) -> PathBuf {
+    let path = dir.join("state.checkpoint");
+    if path.exists() {
+        return path;
+    }
+    eprintln!("writing the state checkpoint of {} (once)", dir.display());
+    let signer = Arc::new(load_or_create_signer(&dir.join("log-signing-key"), ORIGIN).unwrap());
+    let initial = State::new(Arc::new(CedarSchema::default_schema().unwrap()), Vec::new());
+    let replication = Replication { heartbeat: Duration::from_secs(1), staleness_bound: Duration::from_secs(10) };
+    let store = SqliteStore::open(&dir.join("events.db")).unwrap();
+    let file = CheckpointFile::new(path.clone(), 1);
+    let engine =
+        Engine::start(Box::new(store), initial, Arc::new(SystemClock), signer, replication, Some(file)).unwrap();
+    let last = i64::try_from(engine.snapshot().state().last_seq).unwrap();
+    while engine.checkpoint_metrics().sequence.get() < last {
+        assert_eq!(engine.checkpoint_metrics().write_failures.get(), 0, "the checkpoint could not be written");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    path
 }
 
 /// Builds the world's database unless a complete one is there; returns its number of events.

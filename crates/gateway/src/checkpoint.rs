@@ -108,13 +108,16 @@ impl CheckpointFile {
     }
 
     fn try_load(&self, empty: &State, store: &mut dyn EventStore) -> Result<Option<Loaded>, String> {
-        let file = match File::open(&self.path) {
+        let mut file = match File::open(&self.path) {
             Ok(file) => file,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(format!("cannot open it: {err}")),
         };
         let len = file.metadata().map_err(|err| format!("cannot read its size: {err}"))?.len();
-        let mut input = Hashing::new(BufReader::with_capacity(BUFFER, file));
+        let content_len = len.checked_sub(32).ok_or("it is too short to be a state checkpoint")?;
+        // Hashed below the buffer, so the digest sees large reads, not every small field; and
+        // only the content, not the digest that follows it.
+        let mut input = BufReader::with_capacity(BUFFER, Hashing::new((&mut file).take(content_len)));
         let cut_short = |err: std::io::Error| format!("cannot read its header: {err}");
         let mut magic = [0_u8; MAGIC.len()];
         input.read_exact(&mut magic).map_err(cut_short)?;
@@ -139,13 +142,9 @@ impl CheckpointFile {
             Ok(None) => return Err(format!("it is at event {size}, past the stored log's end")),
             Err(err) => return Err(format!("cannot read the stored log's tree at size {size}: {err}")),
         }
-        let header_len = (MAGIC.len() + 4 + release.len() + 8 + 32) as u64;
-        let body_len = len.checked_sub(header_len + 32).ok_or("it is cut short")?;
-        let state =
-            State::read_checkpoint(&mut (&mut input).take(body_len), empty.clone()).map_err(|err| err.to_string())?;
-        let computed = input.finish();
-        let mut stored = [0_u8; 32];
-        input.inner.read_exact(&mut stored).map_err(|_| "it is cut short".to_owned())?;
+        let state = State::read_checkpoint(&mut input, empty.clone()).map_err(|err| err.to_string())?;
+        let computed = input.into_inner().finish();
+        let stored: [u8; 32] = read_array(&mut file).map_err(|_| "it is cut short".to_owned())?;
         if computed != stored {
             return Err("its digest does not match its content (altered or damaged on disk)".to_owned());
         }
@@ -166,17 +165,19 @@ impl CheckpointFile {
         let started = Instant::now();
         let temporary = self.path.with_extension("tmp");
         let file = create_private(&temporary).with_context(|| format!("failed to create `{}`", temporary.display()))?;
-        let mut out = Hashing::new(BufWriter::with_capacity(BUFFER, file));
         let result = (|| -> anyhow::Result<()> {
+            // Hashed below the buffer, as it is read.
+            let mut out = BufWriter::with_capacity(BUFFER, Hashing::new(file));
             out.write_all(MAGIC)?;
             out.write_all(&u32::try_from(RELEASE.len())?.to_le_bytes())?;
             out.write_all(RELEASE.as_bytes())?;
             out.write_all(&head.size.to_le_bytes())?;
             out.write_all(head.root.as_bytes())?;
             state.write_checkpoint(&mut out)?;
-            let digest = out.finish();
-            out.inner.write_all(&digest)?;
-            let file = out.inner.into_inner().map_err(|err| err.into_error())?;
+            let mut hashed = out.into_inner().map_err(|err| err.into_error())?;
+            let digest = hashed.finish();
+            let mut file = hashed.inner;
+            file.write_all(&digest)?;
             file.sync_all()?;
             Ok(())
         })();

@@ -769,11 +769,11 @@ impl<R: Read> Decoder<'_, R> {
         if len > MAX_RECORD_STRING {
             return Err(invalid(format!("a string of {len} bytes")));
         }
-        self.text.clear();
-        (&mut *self.input).take(u64::from(len)).read_to_end(&mut self.text)?;
-        if self.text.len() != len as usize {
-            return Err(invalid("it ends inside a string"));
-        }
+        self.text.resize(len as usize, 0);
+        self.input.read_exact(&mut self.text).map_err(|err| match err.kind() {
+            io::ErrorKind::UnexpectedEof => invalid("it ends inside a string"),
+            _ => CheckpointError::Io(err),
+        })?;
         std::str::from_utf8(&self.text).map_err(|_| invalid("a string that is not UTF-8"))
     }
 
