@@ -16,16 +16,18 @@
 //!   number of customers: models, directives, applications, appeals, notices, accounts,
 //!   authorities, role tokens, attesters registered through the API, attribute classes, and the
 //!   values that records share (grant origins, key labels), written once each;
-//! - the customers (u64 count, then each), then the keys (u64 count, then each), in a compact
-//!   binary form read without a parser: at ten million customers these are nearly all of it.
+//! - the number of customers and of keys (u64 each), the keys' length in bytes (u64), the keys,
+//!   then the customers, in a compact binary form read without a parser: at ten million
+//!   customers these are nearly all of it. The keys come whole and first so that a second thread
+//!   decodes them (and builds their two indexes) while the first decodes the customers.
 //!
 //! What is derived is not written but rebuilt as it is read: the three hash indexes (built at
 //! once, sorted, not one insert at a time), the compiled Cedar policies (compiled again from
 //! their text; a version that did not compile keeps its errors), each customer's attribute map
-//! (its class's, shared as replay shares it), a key's customer id (its customer's) and positions.
+//! (its class's, shared as replay shares it) and positions.
 //! Values shared between records when the state was written (a grant's origin, a key's label, a
 //! long model name) are shared again when read, so a state read back takes the memory the
-//! written one did.
+//! written one did (but for a customer id longer than 23 bytes, which its keys then copy).
 //!
 //! Conversions destructure each record whole, so a field added to a record and not to this file
 //! is a compile error, not a field silently lost across a restart.
@@ -60,7 +62,7 @@ use crate::stage::Stage;
 
 /// The layout's version. A checkpoint of another version is not read (the caller replays the
 /// log instead), so a change to the layout or to what a record holds bumps it.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// Longest string a record may hold in a checkpoint; anything longer means the bytes are not a
 /// checkpoint (ids are at most 128 bytes), and reading stops before allocating for it.
@@ -143,12 +145,19 @@ impl State {
         w.u64(json.len() as u64)?;
         w.0.write_all(&json)?;
         w.u64(self.customers.len() as u64)?;
-        for customer in self.customers.iter() {
-            w.customer(customer, &origins)?;
-        }
         w.u64(self.keys.len() as u64)?;
+        // The keys' length in bytes first, so a reader can hand them to a second thread whole.
+        let mut counter = Counter(0);
+        let mut counted = Encoder(&mut counter);
+        for key in self.keys.iter() {
+            counted.key(key, &labels)?;
+        }
+        w.u64(counter.0)?;
         for key in self.keys.iter() {
             w.key(key, &labels)?;
+        }
+        for customer in self.customers.iter() {
+            w.customer(customer, &origins)?;
         }
         Ok(())
     }
@@ -229,30 +238,60 @@ impl State {
         let model_names: HashMap<String, ModelName> =
             state.models.keys().map(|name| (name.as_str().to_owned(), name.clone())).collect();
         let n_customers = r.count("customers")?;
-        let mut customer_ids = Vec::with_capacity(n_customers.min(1 << 24));
-        for position in 0..n_customers {
-            let customer_idx = u32::try_from(position).map_err(|_| invalid("too many customers"))?;
-            let customer = r.customer(customer_idx, &class_attributes, &origins, &model_names)?;
-            customer_ids.push((text_hash(customer.id.as_str()), customer_idx, 0));
-            state.customers.push(customer);
-        }
-        state.customer_ids = HashIndex::from_entries(customer_ids);
         let n_keys = r.count("keys")?;
-        let mut key_ids = Vec::with_capacity(n_keys.min(1 << 24));
-        let mut key_hashes = Vec::with_capacity(n_keys.min(1 << 24));
-        for position in 0..n_keys {
-            let key_idx = u32::try_from(position).map_err(|_| invalid("too many keys"))?;
-            let key = r.key(key_idx, &state.customers, &labels)?;
-            key_ids.push((text_hash(key.key_id.as_str()), key_idx, 0));
-            // INVARIANT (key-owner): filed with its customer.
-            key_hashes.push((key.key_hash.index_hash(), key_idx, key.customer_idx));
-            state.keys.push(key);
-        }
-        state.key_ids = HashIndex::from_entries(key_ids);
-        state.key_hashes = HashIndex::from_entries(key_hashes);
+        let keys_len = r.u64()?;
+        // Two threads: the keys (records and two indexes) are decoded on a second one, from the
+        // bytes this one hands it, while this one decodes the customers (records and one index).
+        let (customers, keys) = std::thread::scope(|scope| {
+            let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+            let labels = &labels;
+            let keys = scope.spawn(move || {
+                let mut input = ChunkReader { chunks: received, chunk: Vec::new(), at: 0 };
+                let mut r = Decoder { input: &mut input, text: Vec::new() };
+                let read = read_keys(&mut r, n_keys, n_customers, labels);
+                // All of the keys' bytes, and no more.
+                match (read, r.input.read(&mut [0_u8; 1])) {
+                    (Ok(keys), Ok(0)) => Ok(keys),
+                    (Ok(_), Ok(_)) => Err(invalid("bytes follow its last key")),
+                    (Err(err), _) => Err(err),
+                    (Ok(_), Err(err)) => Err(CheckpointError::Io(err)),
+                }
+            });
+            let mut left = keys_len;
+            let handed = loop {
+                if left == 0 {
+                    break Ok(());
+                }
+                let mut chunk = Vec::new();
+                if let Err(err) = (&mut *r.input).take(left.min(1 << 20)).read_to_end(&mut chunk) {
+                    break Err(CheckpointError::Io(err));
+                }
+                if chunk.is_empty() {
+                    break Err(invalid("it ends inside its keys"));
+                }
+                left -= chunk.len() as u64;
+                // The key thread stopped on an error: its error is the one that explains.
+                if chunks.send(chunk).is_err() {
+                    break Ok(());
+                }
+            };
+            drop(chunks);
+            let customers =
+                handed.and_then(|()| read_customers(&mut r, n_customers, &class_attributes, &origins, &model_names));
+            let keys = keys.join().unwrap_or_else(|_| Err(invalid("the key reader panicked")));
+            (customers, keys)
+        });
+        // The keys' error first: a key reader that stopped also cuts the customers short.
+        let (key_table, key_ids, key_hashes) = keys?;
+        let (customer_table, customer_ids) = customers?;
+        state.customers = customer_table;
+        state.customer_ids = customer_ids;
+        state.keys = key_table;
+        state.key_ids = key_ids;
+        state.key_hashes = key_hashes;
         let mut trailing = [0_u8; 1];
         if r.input.read(&mut trailing)? != 0 {
-            return Err(invalid("bytes follow its last key"));
+            return Err(invalid("bytes follow its last customer"));
         }
         Ok(state)
     }
@@ -276,6 +315,85 @@ impl State {
             hasher.update([u8::from(revoked)]);
         }
         hasher.finalize().into()
+    }
+}
+
+/// The customers, with their index.
+fn read_customers<R: Read>(
+    r: &mut Decoder<'_, R>,
+    n_customers: usize,
+    classes: &[Option<Arc<super::Attributes>>],
+    origins: &[Arc<GrantOrigin>],
+    model_names: &HashMap<String, ModelName>,
+) -> Result<(Table<Customer>, HashIndex), CheckpointError> {
+    let mut customers = Table::default();
+    let mut ids = Vec::with_capacity(n_customers.min(1 << 24));
+    for position in 0..n_customers {
+        let customer_idx = u32::try_from(position).map_err(|_| invalid("too many customers"))?;
+        let customer = r.customer(customer_idx, classes, origins, model_names)?;
+        ids.push((text_hash(customer.id.as_str()), customer_idx, 0));
+        customers.push(customer);
+    }
+    Ok((customers, HashIndex::from_entries(ids)))
+}
+
+/// The keys, with their two indexes.
+fn read_keys<R: Read>(
+    r: &mut Decoder<'_, R>,
+    n_keys: usize,
+    n_customers: usize,
+    labels: &[Arc<str>],
+) -> Result<(Table<ApiKey>, HashIndex, HashIndex), CheckpointError> {
+    let mut keys = Table::default();
+    let mut ids = Vec::with_capacity(n_keys.min(1 << 24));
+    let mut hashes = Vec::with_capacity(n_keys.min(1 << 24));
+    for position in 0..n_keys {
+        let key_idx = u32::try_from(position).map_err(|_| invalid("too many keys"))?;
+        let key = r.key(key_idx, n_customers, labels)?;
+        ids.push((text_hash(key.key_id.as_str()), key_idx, 0));
+        // INVARIANT (key-owner): filed with its customer.
+        hashes.push((key.key_hash.index_hash(), key_idx, key.customer_idx));
+        keys.push(key);
+    }
+    Ok((keys, HashIndex::from_entries(ids), HashIndex::from_entries(hashes)))
+}
+
+/// The bytes another thread hands over in chunks, as a reader (it ends when the sender is gone).
+struct ChunkReader {
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at >= self.chunk.len() {
+            match self.chunks.recv() {
+                Ok(chunk) => (self.chunk, self.at) = (chunk, 0),
+                Err(_) => return Ok(0),
+            }
+        }
+        let rest = self.chunk.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), rest.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// A writer that only counts (the keys' length, written before them).
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -698,9 +816,11 @@ impl<W: Write> Encoder<'_, W> {
     }
 
     fn key(&mut self, key: &ApiKey, labels: &Interner<str>) -> io::Result<()> {
-        // Position, customer id: rebuilt from the record's place and its customer.
-        let ApiKey { key_id, key_idx: _, customer: _, customer_idx, label, key_hash, revoked, limits } = key;
+        // Position: rebuilt from the record's place. The customer's id is written, not looked up
+        // from the customer, so that the keys can be read while the customers are.
+        let ApiKey { key_id, key_idx: _, customer, customer_idx, label, key_hash, revoked, limits } = key;
         self.text(key_id.as_str())?;
+        self.text(customer.as_str())?;
         self.u32(*customer_idx)?;
         self.u32(labels.number(label))?;
         self.0.write_all(key_hash.as_bytes())?;
@@ -834,18 +954,13 @@ impl<R: Read> Decoder<'_, R> {
         std::str::from_utf8(&self.text).map_err(|_| invalid("a string that is not UTF-8"))
     }
 
-    fn key(
-        &mut self,
-        key_idx: u32,
-        customers: &Table<Customer>,
-        labels: &[Arc<str>],
-    ) -> Result<ApiKey, CheckpointError> {
+    fn key(&mut self, key_idx: u32, n_customers: usize, labels: &[Arc<str>]) -> Result<ApiKey, CheckpointError> {
         let key_id = KeyId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
+        let customer = CustomerId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
         let customer_idx = self.u32()?;
-        let customer = customers
-            .get(customer_idx as usize)
-            .map(|customer| customer.id.clone())
-            .ok_or_else(|| invalid(format!("key `{key_id}` belongs to no customer")))?;
+        if customer_idx as usize >= n_customers {
+            return Err(invalid(format!("key `{key_id}` belongs to no customer")));
+        }
         let label = labels.get(self.u32()? as usize).cloned().ok_or_else(|| invalid("no such key label"))?;
         let key_hash = SecretHash::from_bytes(self.array()?);
         let revoked = self.flag()?;

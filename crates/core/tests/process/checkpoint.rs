@@ -314,7 +314,7 @@ fn a_checkpoint_cut_short_or_altered_is_refused_with_a_reason() {
     longer.push(0);
     assert_eq!(
         read(&longer).map(|_| ()).unwrap_err().to_string(),
-        "the state checkpoint is not readable: bytes follow its last key"
+        "the state checkpoint is not readable: bytes follow its last customer"
     );
     // Every byte of the binary part flipped in turn: refused or read, never a panic (the file's
     // own digest, the gateway's, is what catches an alteration that still reads).
