@@ -243,7 +243,10 @@ impl State {
         // Two threads: the keys (records and two indexes) are decoded on a second one, from the
         // bytes this one hands it, while this one decodes the customers (records and one index).
         let (customers, keys) = std::thread::scope(|scope| {
-            let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+            // Unbounded: this thread must get past the keys to reach the customers, so it hands
+            // them all over at once (a few hundred MB at ten million keys, freed as the other
+            // thread goes) rather than wait for each chunk to be decoded.
+            let (chunks, received) = std::sync::mpsc::channel::<Vec<u8>>();
             let labels = &labels;
             let keys = scope.spawn(move || {
                 let mut input = ChunkReader { chunks: received, chunk: Vec::new(), at: 0 };
