@@ -364,17 +364,19 @@ impl Checkpoints {
         if !file.due(state.last_seq, self.written) || self.busy.load(Ordering::Acquire) {
             return;
         }
+        // Not retried before another `every_events` events, even if this one fails: a store that
+        // is down must not make every job try again (and log again).
+        self.written = state.last_seq;
         // The tree head the checkpoint stands at, from the hashes stored with its events.
         let root = match store.stored_root(state.last_seq) {
             Ok(Some(root)) => root,
             Ok(None) => return,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot read the log's tree head; the state checkpoint waits");
+                self.metrics.write_failures.inc();
+                tracing::warn!(error = %err, "cannot read the log's tree head; no state checkpoint this time");
                 return;
             }
         };
-        // Not retried before another `every_events` events, even if this write fails.
-        self.written = state.last_seq;
         self.busy.store(true, Ordering::Release);
         let (file, busy, state, metrics) = (file.clone(), self.busy.clone(), state.clone(), self.metrics.clone());
         let head = TreeHead { size: state.last_seq, root };
