@@ -14,8 +14,9 @@
 //!   then the sequence number of the last event applied (u64);
 //! - one JSON document (u64 length, then the bytes) with everything that does not grow with the
 //!   number of customers: models, directives, applications, appeals, notices, accounts,
-//!   authorities, role tokens, attesters registered through the API, attribute classes, and the
-//!   values that records share (grant origins, key labels), written once each;
+//!   authorities, role tokens, attesters registered through the API, attribute classes (in id
+//!   order, interned again when read), and the values that records share (grant origins, key
+//!   labels), written once each;
 //! - the number of customers and of keys (u64 each), the keys' length in bytes (u64), the keys,
 //!   then the customers, in a compact binary form read without a parser: at ten million
 //!   customers these are nearly all of it. The keys come whole and first so that a second thread
@@ -62,7 +63,7 @@ use crate::stage::Stage;
 
 /// The layout's version. A checkpoint of another version is not read (the caller replays the
 /// log instead), so a change to the layout or to what a record holds bumps it.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// Longest string a record may hold in a checkpoint; anything longer means the bytes are not a
 /// checkpoint (ids are at most 128 bytes), and reading stops before allocating for it.
@@ -104,25 +105,19 @@ impl State {
         for key in self.keys.iter() {
             labels.intern(&key.label);
         }
-        // Hash maps are written sorted, so one state always gives the same bytes.
-        let mut classes: Vec<ClassImage> = self
-            .classes
-            .iter()
-            .map(|(canonical, (id, attributes))| ClassImage {
-                canonical: canonical.to_string(),
-                id: *id,
-                attributes: (**attributes).clone(),
-            })
-            .collect();
-        classes.sort_unstable_by_key(|class| class.id);
+        // Hash maps are written sorted, so one state always gives the same bytes. Classes in id
+        // order: read back, interning them in that order gives each its id again.
+        let mut classes: Vec<(u32, &super::Attributes)> =
+            self.classes.values().map(|(id, attributes)| (*id, &**attributes)).collect();
+        classes.sort_unstable_by_key(|(id, _)| *id);
         let mut official_tokens: Vec<(SecretHash, OfficialToken)> =
             self.official_tokens.iter().map(|(hash, token)| (*hash, (**token).clone())).collect();
         official_tokens.sort_unstable_by_key(|(hash, _)| *hash);
         let mut token_ids: Vec<(TokenId, SecretHash)> =
             self.token_ids.iter().map(|(id, hash)| (id.clone(), *hash)).collect();
         token_ids.sort_unstable();
-        let shared = Shared {
-            classes,
+        let shared = SharedOut {
+            classes: classes.into_iter().map(|(_, attributes)| attributes).collect(),
             origins: origins.values.iter().map(|origin| (**origin).clone()).collect(),
             labels: labels.values.iter().map(|label| label.to_string()).collect(),
             last_grant_origin,
@@ -189,22 +184,22 @@ impl State {
         if json.len() as u64 != json_len {
             return Err(invalid("it ends inside its JSON part"));
         }
-        let shared: Shared = serde_json::from_slice(&json).map_err(|err| invalid(format!("its JSON part: {err}")))?;
+        let shared: Shared<super::Attributes> =
+            serde_json::from_slice(&json).map_err(|err| invalid(format!("its JSON part: {err}")))?;
         drop(json);
         let mut state = empty;
         state.last_seq = last_seq;
         state.attester_registry = std::mem::take(&mut state.attester_registry).with_registered(shared.attesters);
 
-        // Attribute classes, by id: INVARIANT (class-interning) gave them ids 0, 1, … in order.
-        let mut class_attributes: Vec<Option<Arc<super::Attributes>>> = vec![None; shared.classes.len()];
-        for class in shared.classes {
-            let attributes = Arc::new(class.attributes);
-            let slot = usize::try_from(class.id).ok().and_then(|id| class_attributes.get_mut(id));
-            let Some(slot @ None) = slot else {
-                return Err(invalid(format!("attribute class {} is out of order", class.id)));
-            };
-            *slot = Some(attributes.clone());
-            state.classes.insert(Arc::from(class.canonical), (class.id, attributes));
+        // Attribute classes, interned as replay interns them: INVARIANT (class-interning) gave
+        // them ids 0, 1, … in the order written, so each must get its position back.
+        let mut class_attributes: Vec<Arc<super::Attributes>> = Vec::with_capacity(shared.classes.len());
+        for (position, attributes) in shared.classes.iter().enumerate() {
+            let (attributes, id) = state.intern_class(attributes);
+            if usize::try_from(id).ok() != Some(position) {
+                return Err(invalid(format!("attribute class {position} is out of order")));
+            }
+            class_attributes.push(attributes);
         }
         let origins: Vec<Arc<GrantOrigin>> = shared.origins.into_iter().map(Arc::new).collect();
         state.last_grant_origin = match shared.last_grant_origin {
@@ -249,7 +244,7 @@ impl State {
             let (chunks, received) = std::sync::mpsc::channel::<Vec<u8>>();
             let labels = &labels;
             let keys = scope.spawn(move || {
-                let mut input = ChunkReader { chunks: received, chunk: Vec::new(), at: 0 };
+                let mut input = ChunkReader { chunks: received, chunk: io::Cursor::default() };
                 let mut r = Decoder { input: &mut input, text: Vec::new() };
                 let read = read_keys(&mut r, n_keys, n_customers, labels);
                 // All of the keys' bytes, and no more.
@@ -325,7 +320,7 @@ impl State {
 fn read_customers<R: Read>(
     r: &mut Decoder<'_, R>,
     n_customers: usize,
-    classes: &[Option<Arc<super::Attributes>>],
+    classes: &[Arc<super::Attributes>],
     origins: &[Arc<GrantOrigin>],
     model_names: &HashMap<String, ModelName>,
 ) -> Result<(Table<Customer>, HashIndex), CheckpointError> {
@@ -364,25 +359,21 @@ fn read_keys<R: Read>(
 /// The bytes another thread hands over in chunks, as a reader (it ends when the sender is gone).
 struct ChunkReader {
     chunks: std::sync::mpsc::Receiver<Vec<u8>>,
-    chunk: Vec<u8>,
-    at: usize,
+    chunk: io::Cursor<Vec<u8>>,
 }
 
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at >= self.chunk.len() {
+        loop {
+            let n = self.chunk.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
             match self.chunks.recv() {
-                Ok(chunk) => (self.chunk, self.at) = (chunk, 0),
+                Ok(chunk) => self.chunk = io::Cursor::new(chunk),
                 Err(_) => return Ok(0),
             }
         }
-        let rest = self.chunk.get(self.at..).unwrap_or_default();
-        let n = rest.len().min(buf.len());
-        if let (Some(to), Some(from)) = (buf.get_mut(..n), rest.get(..n)) {
-            to.copy_from_slice(from);
-        }
-        self.at += n;
-        Ok(n)
     }
 }
 
@@ -428,10 +419,11 @@ impl<T: ?Sized> Interner<T> {
     }
 }
 
-/// Everything but the customers and keys.
+/// Everything but the customers and keys; `C` is an attribute class (borrowed when written).
 #[derive(Serialize, Deserialize)]
-struct Shared {
-    classes: Vec<ClassImage>,
+struct Shared<C> {
+    /// Attribute classes, in id order.
+    classes: Vec<C>,
     origins: Vec<GrantOrigin>,
     labels: Vec<String>,
     last_grant_origin: Option<u32>,
@@ -448,13 +440,8 @@ struct Shared {
     attesters: Vec<Attester>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct ClassImage {
-    /// The canonical JSON the class is interned under.
-    canonical: String,
-    id: u32,
-    attributes: super::Attributes,
-}
+/// [`Shared`] as written, borrowing the classes' attribute maps.
+type SharedOut<'s> = Shared<&'s super::Attributes>;
 
 /// Compiled policies as written: their text, compiled again when read, or the errors that kept
 /// them from compiling (they deny every request in scope, so they are kept as they were).
@@ -832,6 +819,14 @@ impl<W: Write> Encoder<'_, W> {
     }
 }
 
+/// Fills `buf` from `input`; the input ending first is the checkpoint's fault, named by `inside`.
+fn fill(input: &mut impl Read, buf: &mut [u8], inside: &str) -> Result<(), CheckpointError> {
+    input.read_exact(buf).map_err(|err| match err.kind() {
+        io::ErrorKind::UnexpectedEof => invalid(format!("it ends inside {inside}")),
+        _ => CheckpointError::Io(err),
+    })
+}
+
 /// Reads the binary part. `text` is a buffer reused for every string, so an id short enough to
 /// sit inline in its record costs no allocation on the way.
 struct Decoder<'r, R: Read> {
@@ -842,10 +837,7 @@ struct Decoder<'r, R: Read> {
 impl<R: Read> Decoder<'_, R> {
     fn array<const N: usize>(&mut self) -> Result<[u8; N], CheckpointError> {
         let mut bytes = [0_u8; N];
-        self.input.read_exact(&mut bytes).map_err(|err| match err.kind() {
-            io::ErrorKind::UnexpectedEof => invalid("it ends inside a record"),
-            _ => CheckpointError::Io(err),
-        })?;
+        fill(self.input, &mut bytes, "a record")?;
         Ok(bytes)
     }
 
@@ -893,10 +885,7 @@ impl<R: Read> Decoder<'_, R> {
             return Err(invalid(format!("a string of {len} bytes")));
         }
         self.text.resize(len as usize, 0);
-        self.input.read_exact(&mut self.text).map_err(|err| match err.kind() {
-            io::ErrorKind::UnexpectedEof => invalid("it ends inside a string"),
-            _ => CheckpointError::Io(err),
-        })?;
+        fill(self.input, &mut self.text, "a string")?;
         std::str::from_utf8(&self.text).map_err(|_| invalid("a string that is not UTF-8"))
     }
 
@@ -911,7 +900,7 @@ impl<R: Read> Decoder<'_, R> {
     fn customer(
         &mut self,
         customer_idx: u32,
-        classes: &[Option<Arc<super::Attributes>>],
+        classes: &[Arc<super::Attributes>],
         origins: &[Arc<GrantOrigin>],
         model_names: &HashMap<String, ModelName>,
     ) -> Result<Customer, CheckpointError> {
@@ -921,7 +910,6 @@ impl<R: Read> Decoder<'_, R> {
         let attributes = classes
             .get(class_id as usize)
             .cloned()
-            .flatten()
             .ok_or_else(|| invalid(format!("customer `{id}` is of no known attribute class")))?;
         let created_at = self.time()?;
         let limits = self.limits()?;
