@@ -70,11 +70,6 @@ impl CheckpointFile {
         Self { path, every_events: every_events.max(1) }
     }
 
-    /// Where it is.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Whether a state at `last_seq` is due a new checkpoint, the last being at `written`.
     pub fn due(&self, last_seq: u64, written: u64) -> bool {
         last_seq >= written.saturating_add(self.every_events)
