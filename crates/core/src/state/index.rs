@@ -174,6 +174,17 @@ pub(crate) fn text_hash(text: &str) -> u64 {
 mod tests {
     use super::*;
 
+    /// A deterministic stream of well-spread 64-bit values (xorshift64).
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     fn positions(index: &HashIndex, hash: u64) -> Vec<u32> {
         index.get(hash).collect()
     }
@@ -210,11 +221,9 @@ mod tests {
     fn built_at_once_it_answers_as_if_built_one_insert_at_a_time() {
         let mut one_by_one = HashIndex::default();
         let mut entries = Vec::new();
-        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         for position in 0..5_000_u32 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             // Some repeats, some crowding, the rest spread.
             let hash = match position % 4 {
                 0 => u64::from(position / 8),
@@ -253,11 +262,9 @@ mod tests {
         // A deterministic spread of hashes, some repeated, some crowding one leaf.
         let mut index = HashIndex::default();
         let mut expected: std::collections::BTreeMap<u64, Vec<u32>> = std::collections::BTreeMap::new();
-        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         for position in 0..20_000_u32 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             let hash = match position % 5 {
                 0 => x & 0xFFFF_0000_0000_00FF, // many entries in few leaves
                 1 => u64::from(position / 3),   // repeats
