@@ -397,14 +397,25 @@ fn granted_customer(rng: &mut Rng, n: u64) -> u64 {
 /// drops it after rendering.
 #[inline(never)]
 fn serve(snapshot: &Snapshot, key: &str, token: &str) -> bool {
+    decide_request(snapshot, key, token, |_, decision| matches!(decision, Decision::Allow(_)))
+}
+
+/// [`serve`]'s steps, handing the key and the decision to `read`.
+#[inline(always)]
+fn decide_request<R>(
+    snapshot: &Snapshot,
+    key: &str,
+    token: &str,
+    read: impl FnOnce(&state::ApiKey, &Decision) -> R,
+) -> R {
     let state = snapshot.state();
     let hash = SecretHash::of_secret(key);
-    let Some((_, customer)) = state.key_and_customer_by_hash(&hash).filter(|(k, _)| !k.revoked) else {
+    let Some((api_key, customer)) = state.key_and_customer_by_hash(&hash).filter(|(k, _)| !k.revoked) else {
         panic!("unknown key")
     };
     let Some(model) = state.model(GATED_MODEL) else { panic!("no model") };
     let end_user = snapshot.end_user_context(Some(token), customer.id.as_str(), NOW);
-    matches!(decide(snapshot, customer, model, &end_user, NOW), Decision::Allow(_))
+    read(api_key, &decide(snapshot, customer, model, &end_user, NOW))
 }
 
 /// Fills the memo (every class × every end-user attribute set × criteria and three directives)
@@ -627,17 +638,15 @@ fn bench_checkpoint(state: State, requests: &Requests, tokens: &[String]) {
     let digest = started.elapsed();
 
     let decisions = |snapshot: &Snapshot| -> Vec<String> {
-        let state = snapshot.state();
-        let model = state.model(GATED_MODEL).unwrap();
         requests
             .keys
             .iter()
             .zip(&requests.token_idx)
             .take(COMPARED)
             .map(|(key, idx)| {
-                let (api_key, customer) = state.key_and_customer_by_hash(&SecretHash::of_secret(key)).unwrap();
-                let end_user = snapshot.end_user_context(Some(&tokens[*idx as usize]), customer.id.as_str(), NOW);
-                format!("{} {:?}", api_key.key_id, decide(snapshot, customer, model, &end_user, NOW))
+                decide_request(snapshot, key, &tokens[*idx as usize], |api_key, decision| {
+                    format!("{} {decision:?}", api_key.key_id)
+                })
             })
             .collect()
     };
