@@ -10,7 +10,7 @@
 //! `target/bench-startup/` for the next run (about 1.2 GB for a million customers).
 //!
 //! Each world is started two ways: replaying every event, and from a state checkpoint written at
-//! its last event (`state.checkpoint` beside the database, written once by a full start).
+//! its last event (`state-<format>.checkpoint` beside the database, written once by a full start).
 //!
 //! Each start runs in a fresh child process, so the peak resident set (`VmHWM`) is the start's
 //! alone and no page cache of a previous start sits in the heap. The database file itself is in
@@ -133,38 +133,38 @@ fn starts(dir: &Path, checkpoint: Option<&Path>) -> (Duration, u64) {
 
 /// One start, in the child: prints wall nanoseconds, peak and current resident bytes.
 fn measure(dir: &Path, checkpoint: Option<PathBuf>) {
-    let signer = Arc::new(load_or_create_signer(&dir.join("log-signing-key"), ORIGIN).unwrap());
-    let initial = State::new(Arc::new(CedarSchema::default_schema().unwrap()), Vec::new());
-    let replication = Replication { heartbeat: Duration::from_secs(1), staleness_bound: Duration::from_secs(10) };
     let reads_checkpoint = checkpoint.is_some();
     // Never due again: the start reads the checkpoint and writes none.
-    let checkpoint = checkpoint.map(|path| CheckpointFile::new(path, u64::MAX));
-    let started = Instant::now();
-    let store = SqliteStore::open(&dir.join("events.db")).unwrap();
-    let engine =
-        Engine::start(Box::new(store), initial, Arc::new(SystemClock), signer, replication, checkpoint).unwrap();
-    let elapsed = started.elapsed();
+    let (engine, elapsed) = start(dir, checkpoint.map(|path| CheckpointFile::new(path, u64::MAX)));
     assert!(engine.snapshot().state().n_customers() > 0);
     let replayed = engine.checkpoint_metrics().start_replayed_events.get();
     assert_eq!(replayed == 0, reads_checkpoint, "{replayed} events replayed");
     println!("{} {} {}", elapsed.as_nanos(), status_bytes("VmHWM:"), status_bytes("VmRSS:"));
 }
 
+/// Starts the engine on the world in `dir`; the time is opening the store and `Engine::start`.
+fn start(dir: &Path, checkpoint: Option<CheckpointFile>) -> (Engine, Duration) {
+    let signer = Arc::new(load_or_create_signer(&dir.join("log-signing-key"), ORIGIN).unwrap());
+    let initial = State::new(Arc::new(CedarSchema::default_schema().unwrap()), Vec::new());
+    let replication = Replication { heartbeat: Duration::from_secs(1), staleness_bound: Duration::from_secs(10) };
+    let started = Instant::now();
+    let store = SqliteStore::open(&dir.join("events.db")).unwrap();
+    let engine =
+        Engine::start(Box::new(store), initial, Arc::new(SystemClock), signer, replication, checkpoint).unwrap();
+    (engine, started.elapsed())
+}
+
 /// Writes the world's state checkpoint at its last event unless there is one: a full start whose
 /// writer writes it (due at once), waited for.
 fn ensure_checkpoint(dir: &Path) -> PathBuf {
-    let path = dir.join("state.checkpoint");
+    // Named by its format, so a layout change makes a new one rather than reuse one that no
+    // longer reads.
+    let path = dir.join(format!("state-{}.checkpoint", portcullis_core::state::checkpoint::FORMAT));
     if path.exists() {
         return path;
     }
     eprintln!("writing the state checkpoint of {} (once)", dir.display());
-    let signer = Arc::new(load_or_create_signer(&dir.join("log-signing-key"), ORIGIN).unwrap());
-    let initial = State::new(Arc::new(CedarSchema::default_schema().unwrap()), Vec::new());
-    let replication = Replication { heartbeat: Duration::from_secs(1), staleness_bound: Duration::from_secs(10) };
-    let store = SqliteStore::open(&dir.join("events.db")).unwrap();
-    let file = CheckpointFile::new(path.clone(), 1);
-    let engine =
-        Engine::start(Box::new(store), initial, Arc::new(SystemClock), signer, replication, Some(file)).unwrap();
+    let (engine, _) = start(dir, Some(CheckpointFile::new(path.clone(), 1)));
     let last = i64::try_from(engine.snapshot().state().last_seq).unwrap();
     while engine.checkpoint_metrics().sequence.get() < last {
         assert_eq!(engine.checkpoint_metrics().write_failures.get(), 0, "the checkpoint could not be written");
