@@ -212,7 +212,7 @@ impl CutCache<'_> {
             let evaluation = policies.evaluate(
                 snapshot.state().schema(),
                 customer.id.as_str(),
-                &customer.attributes,
+                snapshot.state().customer_attributes(customer),
                 model.name.as_str(),
                 end_user,
             );

@@ -194,7 +194,7 @@ impl Snapshot {
             Outcome::of(Arc::new(policies.evaluate(
                 self.state.schema(),
                 customer.id.as_str(),
-                &customer.attributes,
+                self.state.customer_attributes(customer),
                 model.name.as_str(),
                 end_user,
             )))

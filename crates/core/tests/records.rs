@@ -88,7 +88,7 @@ fn every_customer_and_key_is_found_by_id_by_hash_and_by_position() {
         assert_eq!((customer.id.as_str(), customer.customer_idx), (id.as_str(), i as u32));
         let key = state.key_by_hash(&SecretHash::of_secret(&secret(i, 0))).unwrap();
         assert_eq!(key.key_id, key_id(i, 0));
-        assert_eq!(key.customer, id);
+        assert_eq!(state.key_owner(key), Some(&id));
         assert!(std::ptr::eq(state.customer_at(key.customer_idx).unwrap(), customer));
         assert!(std::ptr::eq(state.key_by_id(key_id(i, 0).as_str()).unwrap(), key));
         assert!(std::ptr::eq(state.key_at(key.key_idx).unwrap(), key));

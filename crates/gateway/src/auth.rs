@@ -100,8 +100,8 @@ pub fn actor(snapshot: &Snapshot, providers: &ProviderCredentials, headers: &Hea
     if let Some(official) = state.official_token_by_hash(&hash) {
         return Ok(Actor::Authority { authority: official.authority.clone(), official: official.official.clone() });
     }
-    match state.key_by_hash(&hash) {
-        Some(key) if !key.revoked => Ok(Actor::Customer { customer: key.customer.clone() }),
+    match state.key_and_customer_by_hash(&hash) {
+        Some((key, customer)) if !key.revoked => Ok(Actor::Customer { customer: customer.id.clone() }),
         _ => Err(ApiError::Unauthenticated("invalid or revoked credential".to_owned())),
     }
 }

@@ -291,7 +291,6 @@ mod tests {
         Customer {
             id: portcullis_core::CustomerId::parse("acme").unwrap(),
             name: "Acme".into(),
-            attributes: Arc::default(),
             class_id: 0,
             customer_idx: 7,
             grants: Default::default(),
@@ -305,7 +304,6 @@ mod tests {
         ApiKey {
             key_id: portcullis_core::KeyId::parse("key_1").unwrap(),
             key_idx: 3,
-            customer: portcullis_core::CustomerId::parse("acme").unwrap(),
             customer_idx: 7,
             label: "t".into(),
             key_hash: SecretHash::of_secret("k"),

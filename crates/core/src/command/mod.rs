@@ -544,7 +544,7 @@ pub fn handle(state: &State, actor: &Actor, command: Command, now: Timestamp) ->
             need_customer(state, &customer)?;
             if let Some(key_id) = &key_id {
                 let key = state.key_by_id(key_id.as_str()).ok_or_else(|| not_found("key", key_id))?;
-                if key.customer != customer {
+                if state.key_owner(key) != Some(&customer) {
                     return Err(CommandError::Invalid(format!("key `{key_id}` is not a key of `{customer}`")));
                 }
             }
@@ -617,7 +617,7 @@ fn authorize(state: &State, actor: &Actor, command: &Command) -> Result<(), Comm
         (Actor::Customer { customer }, Command::FileAppeal { customer: appellant, .. }) => customer == appellant,
         (Actor::Customer { customer }, Command::IssueKey { customer: owner, .. }) => customer == owner,
         (Actor::Customer { customer }, Command::RevokeKey { key_id, .. }) => {
-            state.key_by_id(key_id.as_str()).is_some_and(|key| key.customer == *customer)
+            state.key_by_id(key_id.as_str()).is_some_and(|key| state.key_owner(key) == Some(customer))
         }
         // A customer or an official creates a login for itself only: never more power than the
         // API key or role token it already holds.

@@ -28,7 +28,7 @@
 //! (its class's, shared as replay shares it) and positions.
 //! Values shared between records when the state was written (a grant's origin, a key's label, a
 //! long model name) are shared again when read, so a state read back takes the memory the
-//! written one did (but for a customer id longer than 23 bytes, which its keys then copy).
+//! written one did.
 //!
 //! Conversions destructure each record whole, so a field added to a record and not to this file
 //! is a compile error, not a field silently lost across a restart.
@@ -63,7 +63,7 @@ use crate::stage::Stage;
 
 /// The layout's version. A checkpoint of another version is not read (the caller replays the
 /// log instead), so a change to the layout or to what a record holds bumps it.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// Longest string a record may hold in a checkpoint; anything longer means the bytes are not a
 /// checkpoint (ids are at most 128 bytes), and reading stops before allocating for it.
@@ -107,9 +107,6 @@ impl State {
         }
         // Hash maps are written sorted, so one state always gives the same bytes. Classes in id
         // order: read back, interning them in that order gives each its id again.
-        let mut classes: Vec<(u32, &super::Attributes)> =
-            self.classes.values().map(|(id, attributes)| (*id, &**attributes)).collect();
-        classes.sort_unstable_by_key(|(id, _)| *id);
         let mut official_tokens: Vec<(SecretHash, OfficialToken)> =
             self.official_tokens.iter().map(|(hash, token)| (*hash, (**token).clone())).collect();
         official_tokens.sort_unstable_by_key(|(hash, _)| *hash);
@@ -117,7 +114,7 @@ impl State {
             self.token_ids.iter().map(|(id, hash)| (id.clone(), *hash)).collect();
         token_ids.sort_unstable();
         let shared = SharedOut {
-            classes: classes.into_iter().map(|(_, attributes)| attributes).collect(),
+            classes: self.class_attributes.iter().map(|attributes| &**attributes).collect(),
             origins: origins.values.iter().map(|origin| (**origin).clone()).collect(),
             labels: labels.values.iter().map(|label| label.to_string()).collect(),
             last_grant_origin,
@@ -193,14 +190,13 @@ impl State {
 
         // Attribute classes, interned as replay interns them: INVARIANT (class-interning) gave
         // them ids 0, 1, … in the order written, so each must get its position back.
-        let mut class_attributes: Vec<Arc<super::Attributes>> = Vec::with_capacity(shared.classes.len());
         for (position, attributes) in shared.classes.iter().enumerate() {
-            let (attributes, id) = state.intern_class(attributes);
+            let id = state.intern_class(attributes);
             if usize::try_from(id).ok() != Some(position) {
                 return Err(invalid(format!("attribute class {position} is out of order")));
             }
-            class_attributes.push(attributes);
         }
+        let n_classes = shared.classes.len();
         let origins: Vec<Arc<GrantOrigin>> = shared.origins.into_iter().map(Arc::new).collect();
         state.last_grant_origin = match shared.last_grant_origin {
             Some(at) => Some(origins.get(at as usize).cloned().ok_or_else(|| invalid("no such grant origin"))?),
@@ -275,7 +271,7 @@ impl State {
             };
             drop(chunks);
             let customers =
-                handed.and_then(|()| read_customers(&mut r, n_customers, &class_attributes, &origins, &model_names));
+                handed.and_then(|()| read_customers(&mut r, n_customers, n_classes, &origins, &model_names));
             let keys = keys.join().unwrap_or_else(|_| Err(invalid("the key reader panicked")));
             (customers, keys)
         });
@@ -320,7 +316,7 @@ impl State {
 fn read_customers<R: Read>(
     r: &mut Decoder<'_, R>,
     n_customers: usize,
-    classes: &[Arc<super::Attributes>],
+    n_classes: usize,
     origins: &[Arc<GrantOrigin>],
     model_names: &HashMap<String, ModelName>,
 ) -> Result<(Table<Customer>, HashIndex), CheckpointError> {
@@ -328,7 +324,7 @@ fn read_customers<R: Read>(
     let mut ids = Vec::with_capacity(n_customers.min(1 << 24));
     for position in 0..n_customers {
         let customer_idx = u32::try_from(position).map_err(|_| invalid("too many customers"))?;
-        let customer = r.customer(customer_idx, classes, origins, model_names)?;
+        let customer = r.customer(customer_idx, n_classes, origins, model_names)?;
         ids.push((text_hash(customer.id.as_str()), customer_idx, 0));
         customers.push(customer);
     }
@@ -772,8 +768,7 @@ impl<W: Write> Encoder<'_, W> {
 
     fn customer(&mut self, customer: &Customer, origins: &Interner<GrantOrigin>) -> io::Result<()> {
         // Position, attribute map: rebuilt from the record's place and class.
-        let Customer { id, customer_idx: _, name, attributes: _, class_id, grants, key_idxs, created_at, limits } =
-            customer;
+        let Customer { id, customer_idx: _, name, class_id, grants, key_idxs, created_at, limits } = customer;
         self.text(id.as_str())?;
         self.text(name)?;
         self.u32(*class_id)?;
@@ -806,11 +801,10 @@ impl<W: Write> Encoder<'_, W> {
     }
 
     fn key(&mut self, key: &ApiKey, labels: &Interner<str>) -> io::Result<()> {
-        // Position: rebuilt from the record's place. The customer's id is written, not looked up
-        // from the customer, so that the keys can be read while the customers are.
-        let ApiKey { key_id, key_idx: _, customer, customer_idx, label, key_hash, revoked, limits } = key;
+        // Position: rebuilt from the record's place. The owner is its position only, so the keys
+        // can be read while the customers are.
+        let ApiKey { key_id, key_idx: _, customer_idx, label, key_hash, revoked, limits } = key;
         self.text(key_id.as_str())?;
-        self.text(customer.as_str())?;
         self.u32(*customer_idx)?;
         self.u32(labels.number(label))?;
         self.0.write_all(key_hash.as_bytes())?;
@@ -900,17 +894,16 @@ impl<R: Read> Decoder<'_, R> {
     fn customer(
         &mut self,
         customer_idx: u32,
-        classes: &[Arc<super::Attributes>],
+        n_classes: usize,
         origins: &[Arc<GrantOrigin>],
         model_names: &HashMap<String, ModelName>,
     ) -> Result<Customer, CheckpointError> {
         let id = CustomerId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
         let name = smol_str::SmolStr::new(self.text()?);
         let class_id = self.u32()?;
-        let attributes = classes
-            .get(class_id as usize)
-            .cloned()
-            .ok_or_else(|| invalid(format!("customer `{id}` is of no known attribute class")))?;
+        if class_id as usize >= n_classes {
+            return Err(invalid(format!("customer `{id}` is of no known attribute class")));
+        }
         let created_at = self.time()?;
         let limits = self.limits()?;
         let mut grants = Grants::default();
@@ -937,7 +930,7 @@ impl<R: Read> Decoder<'_, R> {
         }
         let n_keys = self.u32()?;
         let key_idxs = (0..n_keys).map(|_| self.u32()).collect::<Result<Box<[u32]>, _>>()?;
-        Ok(Customer { id, customer_idx, name, attributes, class_id, grants, key_idxs, created_at, limits })
+        Ok(Customer { id, customer_idx, name, class_id, grants, key_idxs, created_at, limits })
     }
 
     /// The string just read, again (after a lookup by it found nothing).
@@ -947,7 +940,6 @@ impl<R: Read> Decoder<'_, R> {
 
     fn key(&mut self, key_idx: u32, n_customers: usize, labels: &[Arc<str>]) -> Result<ApiKey, CheckpointError> {
         let key_id = KeyId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
-        let customer = CustomerId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
         let customer_idx = self.u32()?;
         if customer_idx as usize >= n_customers {
             return Err(invalid(format!("key `{key_id}` belongs to no customer")));
@@ -956,6 +948,6 @@ impl<R: Read> Decoder<'_, R> {
         let key_hash = SecretHash::from_bytes(self.array()?);
         let revoked = self.flag()?;
         let limits = self.limits()?;
-        Ok(ApiKey { key_id, key_idx, customer, customer_idx, label, key_hash, revoked, limits })
+        Ok(ApiKey { key_id, key_idx, customer_idx, label, key_hash, revoked, limits })
     }
 }

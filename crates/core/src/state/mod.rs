@@ -46,10 +46,9 @@ pub struct Customer {
     pub customer_idx: u32,
     /// Display name: inline when short (most are), so copying a customer allocates nothing for it.
     pub name: smol_str::SmolStr,
-    /// Attributes, as set by the provider.
-    pub attributes: Arc<serde_json::Map<String, serde_json::Value>>,
     /// The attribute class: customers with equal attributes share it, and share memoised
-    /// policy outcomes.
+    /// policy outcomes. The attributes themselves are the class's
+    /// ([`State::customer_attributes`]), not a pointer in each of millions of records.
     pub class_id: u32,
     /// Grants held, by model.
     pub grants: Grants,
@@ -204,10 +203,9 @@ pub struct ApiKey {
     pub key_id: KeyId,
     /// Its position in the state's key table ([`State::key_at`]).
     pub key_idx: u32,
-    /// Owner.
-    pub customer: CustomerId,
-    /// The owner's `customer_idx`, so the request path goes from key to customer without
-    /// looking up the id.
+    /// The owner's `customer_idx`: the request path goes from key to customer without looking
+    /// up an id, and the owner's id is read from there ([`State::key_owner`]) rather than
+    /// copied into each of millions of keys (24 bytes each).
     pub customer_idx: u32,
     /// Label; shared with the key issued before it when they are the same (keys issued in a
     /// batch are usually labelled alike).
@@ -493,8 +491,10 @@ pub struct State {
     token_ids: imbl::HashMap<TokenId, SecretHash>,
     authorities: imbl::OrdMap<AuthorityId, Arc<Authority>>,
     /// INVARIANT (class-interning): equal attribute maps (by canonical JSON) get the same class id,
-    /// and a class id is never reused for other attributes.
-    classes: imbl::HashMap<Arc<str>, (u32, Arc<Attributes>)>,
+    /// and a class id is never reused for other attributes; class ids are `0..` in the order
+    /// the classes first appeared, and `class_attributes` holds each class's map at its id.
+    classes: imbl::HashMap<Arc<str>, u32>,
+    class_attributes: imbl::Vector<Arc<Attributes>>,
     models: imbl::OrdMap<ModelName, Arc<Model>>,
     directives: imbl::OrdMap<DirectiveId, Arc<Directive>>,
     applications: imbl::OrdMap<ApplicationId, Arc<Application>>,
@@ -534,6 +534,7 @@ impl State {
             token_ids: imbl::HashMap::new(),
             authorities: imbl::OrdMap::new(),
             classes: imbl::HashMap::new(),
+            class_attributes: imbl::Vector::new(),
             models: imbl::OrdMap::new(),
             directives: imbl::OrdMap::new(),
             applications: imbl::OrdMap::new(),
@@ -563,6 +564,13 @@ impl State {
     /// A customer by id.
     pub fn customer(&self, id: &str) -> Option<&Customer> {
         self.customer_position(id).and_then(|position| self.customers.get(position))
+    }
+
+    /// A customer's attributes: its class's (INVARIANT class-interning: every customer's class is
+    /// in the state, so the empty map is never the answer for a customer of this state).
+    pub fn customer_attributes(&self, customer: &Customer) -> &Attributes {
+        static NONE: std::sync::LazyLock<Attributes> = std::sync::LazyLock::new(Attributes::new);
+        self.class_attributes.get(customer.class_id as usize).map_or(&*NONE, |attributes| &**attributes)
     }
 
     /// A customer by its `customer_idx` (what a key record points at).
@@ -609,6 +617,11 @@ impl State {
     /// The key record by its `key_idx`.
     pub fn key_at(&self, key_idx: u32) -> Option<&ApiKey> {
         self.keys.get(usize::try_from(key_idx).ok()?)
+    }
+
+    /// The id of the customer a key was issued to.
+    pub fn key_owner(&self, key: &ApiKey) -> Option<&CustomerId> {
+        self.customer_at(key.customer_idx).map(|customer| &customer.id)
     }
 
     /// Keys of one customer.
@@ -724,7 +737,7 @@ impl State {
                 if self.customer_position(customer.as_str()).is_some() {
                     return Err(fail(format!("customer `{customer}` already exists")));
                 }
-                let (attributes, class_id) = self.intern_class(attributes);
+                let class_id = self.intern_class(attributes);
                 // INVARIANT (customer-position): customers are never removed, so the count is
                 // the next position.
                 let customer_idx =
@@ -734,7 +747,6 @@ impl State {
                     id: customer.clone(),
                     customer_idx,
                     name: name.as_str().into(),
-                    attributes,
                     class_id,
                     grants: Grants::default(),
                     key_idxs: Box::default(),
@@ -743,10 +755,9 @@ impl State {
                 });
             }
             Event::CustomerAttributesSet { customer, attributes } => {
-                let (attributes, class_id) = self.intern_class(attributes);
+                let class_id = self.intern_class(attributes);
                 let entry =
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
-                entry.attributes = attributes;
                 entry.class_id = class_id;
             }
             Event::KeyIssued { key_id, customer, label, key_hash } => {
@@ -755,8 +766,7 @@ impl State {
                 let owner =
                     self.customer_mut(customer.as_str()).ok_or_else(|| fail(format!("no customer `{customer}`")))?;
                 push_boxed(&mut owner.key_idxs, key_idx);
-                // The customer's own id (a long one's text is then shared, not copied).
-                let (customer, customer_idx) = (owner.id.clone(), owner.customer_idx);
+                let customer_idx = owner.customer_idx;
                 self.key_ids.insert(text_hash(key_id.as_str()), key_idx);
                 // INVARIANT (key-owner): filed with the customer it was issued to, for good.
                 self.key_hashes.insert_with_owner(key_hash.index_hash(), key_idx, customer_idx);
@@ -767,7 +777,6 @@ impl State {
                 self.keys.push(ApiKey {
                     key_id: key_id.clone(),
                     key_idx,
-                    customer,
                     customer_idx,
                     label,
                     key_hash: *key_hash,
@@ -1007,18 +1016,18 @@ impl State {
     }
 
     // INVARIANT (class-interning): maintained here.
-    fn intern_class(
-        &mut self,
-        attributes: &serde_json::Map<String, serde_json::Value>,
-    ) -> (Arc<serde_json::Map<String, serde_json::Value>>, u32) {
+    fn intern_class(&mut self, attributes: &Attributes) -> u32 {
         let canonical: Arc<str> =
             Arc::from(crate::event::canonical_json(&serde_json::Value::Object(attributes.clone())));
-        let next = u32::try_from(self.classes.len()).unwrap_or(u32::MAX);
         // Customers of one class share one attribute map: at ten million customers and a few
         // hundred classes, per-customer copies would dominate the snapshot's memory.
-        let (class_id, shared) =
-            self.classes.entry(canonical).or_insert_with(|| (next, Arc::new(attributes.clone()))).clone();
-        (shared, class_id)
+        if let Some(class_id) = self.classes.get(&canonical) {
+            return *class_id;
+        }
+        let class_id = u32::try_from(self.class_attributes.len()).unwrap_or(u32::MAX);
+        self.classes.insert(canonical, class_id);
+        self.class_attributes.push_back(Arc::new(attributes.clone()));
+        class_id
     }
 }
 

@@ -158,7 +158,7 @@ fn answers(state: &State) -> Vec<String> {
             customer.id,
             customer.customer_idx,
             customer.name,
-            customer.attributes,
+            state.customer_attributes(customer),
             customer.class_id,
             customer.created_at,
             customer.limits,
@@ -170,9 +170,9 @@ fn answers(state: &State) -> Vec<String> {
         let key = state.key_by_id(key_id).unwrap();
         let by_hash = state.key_and_customer_by_hash(&SecretHash::of_secret(&format!("secret-{key_id}")));
         out.push(format!(
-            "key {key_id} at {} of {} ({}) label {} revoked {} limits {:?}; by hash: {:?}",
+            "key {key_id} at {} of {:?} ({}) label {} revoked {} limits {:?}; by hash: {:?}",
             key.key_idx,
-            key.customer,
+            state.key_owner(key),
             key.customer_idx,
             key.label,
             key.revoked,

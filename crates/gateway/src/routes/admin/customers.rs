@@ -35,7 +35,8 @@ pub async fn create(
     )
     .await?;
     let snapshot = app.engine.snapshot();
-    let created = snapshot.state().customer(customer.as_str()).map(|c| customer_json(c, app.engine.now()));
+    let state = snapshot.state();
+    let created = state.customer(customer.as_str()).map(|c| customer_json(state, c, app.engine.now()));
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "customer": created, "event_seq": last_seq(&records) }))))
 }
 
@@ -47,7 +48,8 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Jso
     }
     let snapshot = app.engine.snapshot();
     let now = app.engine.now();
-    let mut customers: Vec<serde_json::Value> = snapshot.state().customers().map(|c| customer_json(c, now)).collect();
+    let state = snapshot.state();
+    let mut customers: Vec<serde_json::Value> = state.customers().map(|c| customer_json(state, c, now)).collect();
     customers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     Ok(Json(serde_json::json!({ "customers": customers })))
 }
@@ -61,11 +63,11 @@ pub async fn get_one(
     let actor = actor(&app, &headers)?;
     check_may_see(&actor, &id)?;
     let snapshot = app.engine.snapshot();
-    let customer = snapshot
-        .state()
+    let state = snapshot.state();
+    let customer = state
         .customer(&id)
         .ok_or_else(|| ApiError::NotFound { message: format!("no customer `{id}`"), code: "not_found" })?;
-    Ok(Json(customer_json(customer, app.engine.now())))
+    Ok(Json(customer_json(state, customer, app.engine.now())))
 }
 
 /// Body of `PUT /admin/v1/customers/{customer}/attributes`.
@@ -192,7 +194,7 @@ fn check_may_see(actor: &Actor, customer: &str) -> Result<(), ApiError> {
     }
 }
 
-fn customer_json(customer: &Customer, now: Timestamp) -> serde_json::Value {
+fn customer_json(state: &portcullis_core::State, customer: &Customer, now: Timestamp) -> serde_json::Value {
     let mut grants: Vec<serde_json::Value> = customer
         .grants
         .iter()
@@ -213,7 +215,7 @@ fn customer_json(customer: &Customer, now: Timestamp) -> serde_json::Value {
     serde_json::json!({
         "id": customer.id.as_str(),
         "name": &*customer.name,
-        "attributes": *customer.attributes,
+        "attributes": state.customer_attributes(customer),
         "created_at": customer.created_at.to_rfc3339(),
         "grants": grants,
         "limits": crate::routes::admin::limits::limits_json(customer.limits.as_deref().copied().unwrap_or_default()),

@@ -59,13 +59,12 @@ pub async fn set_key_limits(
     if !matches!(caller, portcullis_core::Actor::Provider { .. }) {
         return Err(ApiError::Forbidden(format!("{} may not set rate limits", caller.describe())));
     }
-    let customer = app
-        .engine
-        .snapshot()
-        .state()
-        .key_by_id(key_id.as_str())
-        .map(|k| k.customer.clone())
-        .ok_or_else(|| ApiError::NotFound { message: format!("no key `{key_id}`"), code: "not_found" })?;
+    let customer = {
+        let snapshot = app.engine.snapshot();
+        let state = snapshot.state();
+        state.key_by_id(key_id.as_str()).and_then(|key| state.key_owner(key)).cloned()
+    }
+    .ok_or_else(|| ApiError::NotFound { message: format!("no key `{key_id}`"), code: "not_found" })?;
     let limits = body.limits();
     let command = Command::SetLimits { customer, key_id: Some(key_id.clone()), limits };
     let records = submit(&app, &headers, command).await?;

@@ -116,7 +116,7 @@ fn model_section(signed: &Signed, name: &str, purpose: &str) -> Markup {
                 &CriteriaCheckInput {
                     policies: compiled.text(),
                     customer_id: customer.id.as_str(),
-                    attributes: &customer.attributes,
+                    attributes: state.customer_attributes(customer),
                     model: model.name.as_str(),
                     end_user: None,
                 },
