@@ -139,3 +139,78 @@ fn a_taken_customer_id_is_refused_and_changes_stay_out_of_earlier_clones() {
     assert!(before.customer("c-300").is_none());
     assert_eq!(before.n_customers(), 300);
 }
+
+#[test]
+fn grants_attributes_and_key_positions_are_held_small_and_shared() {
+    // The per-customer records are what ten million customers multiply: a field added to them
+    // should be a decision (BENCHMARKS.md §2), not an accident. 64-bit targets.
+    assert!(std::mem::size_of::<state::Customer>() <= 152, "{}", std::mem::size_of::<state::Customer>());
+    assert!(std::mem::size_of::<state::ApiKey>() <= 96, "{}", std::mem::size_of::<state::ApiKey>());
+    assert!(std::mem::size_of::<state::KeyPositions>() <= 16);
+
+    let mut world = World::new();
+    let grant = |world: &mut World, i: u64, model: &str, reason: &str| {
+        let event = Event::GrantIssued {
+            customer: customer_id(i),
+            model: ModelName::parse(model).unwrap(),
+            expires_at: None,
+            reason: reason.to_owned(),
+            application: None,
+            appeal: None,
+        };
+        world.apply(event).unwrap();
+    };
+    for i in 0..3 {
+        world.create(i);
+    }
+    // Customer 0: three keys (one inline, then a slice); 1: one; 2: none.
+    for n in 0..3 {
+        world.issue_key(0, n);
+    }
+    world.issue_key(1, 0);
+    // Customer 0: grants on three models, the first one again (replaced in place); 1: one.
+    for model in ["frontier", "workhorse", "tiny", "frontier"] {
+        grant(&mut world, 0, model, model);
+    }
+    grant(&mut world, 1, "workhorse", "batch");
+    let state = &world.state;
+
+    let keys = |i: u64| state.keys_of(customer_id(i).as_str()).map(|k| k.key_id.to_string()).collect::<Vec<_>>();
+    assert_eq!(keys(0), ["key_0_0", "key_0_1", "key_0_2"]);
+    assert_eq!(keys(1), ["key_1_0"]);
+    assert!(keys(2).is_empty());
+    let positions = |i: u64| state.customer(customer_id(i).as_str()).unwrap().key_idxs.iter().collect::<Vec<_>>();
+    assert_eq!(positions(0), [0, 1, 2]);
+    assert_eq!(positions(1), [3]);
+    assert_eq!(state.customer("c-2").unwrap().key_idxs.len(), 0);
+
+    let c0 = state.customer("c-0").unwrap();
+    let models: Vec<(&str, &str)> = c0.grants.iter().map(|(m, g)| (m.as_str(), g.origin.reason.as_str())).collect();
+    assert_eq!(models, [("frontier", "frontier"), ("workhorse", "workhorse"), ("tiny", "tiny")]);
+    assert_eq!(c0.grants.len(), 3);
+    // The second `frontier` grant replaced the first (it came just before the `batch` one).
+    assert_eq!(c0.grants.get("frontier").unwrap().granted_seq, state.last_seq - 1);
+    assert!(c0.grants.get("unknown").is_none());
+    assert!(state.customer("c-2").unwrap().grants.is_empty());
+    // Both customers' `workhorse` grants point at one name.
+    let name_of = |i: u64| -> *const ModelName {
+        let customer = state.customer(customer_id(i).as_str()).unwrap();
+        customer.grants.iter().find(|(m, _)| m.as_str() == "workhorse").unwrap().0
+    };
+    assert!(std::ptr::eq(name_of(0), name_of(1)));
+
+    // Attributes are the class's: equal maps share one, a change moves the customer to another.
+    let same = |a: u64, b: u64| {
+        let (a, b) =
+            (state.customer(customer_id(a).as_str()).unwrap(), state.customer(customer_id(b).as_str()).unwrap());
+        std::ptr::eq(state.customer_attributes(a), state.customer_attributes(b))
+    };
+    assert!(same(0, 1));
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("kyc".to_owned(), "verified".into());
+    world.apply(Event::CustomerAttributesSet { customer: customer_id(2), attributes: attributes.clone() }).unwrap();
+    let state = &world.state;
+    let c2 = state.customer("c-2").unwrap();
+    assert_eq!(*state.customer_attributes(c2), attributes);
+    assert!(state.customer_attributes(state.customer("c-0").unwrap()).is_empty());
+}

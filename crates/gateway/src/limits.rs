@@ -294,7 +294,7 @@ mod tests {
             class_id: 0,
             customer_idx: 7,
             grants: Default::default(),
-            key_idxs: Box::default(),
+            key_idxs: Default::default(),
             created_at: Timestamp::from_millis(0),
             limits: limits.map(Box::new),
         }

@@ -43,7 +43,7 @@ use super::index::{HashIndex, text_hash};
 use super::table::Table;
 use super::{
     ApiKey, Authority, Criteria, CriteriaVersion, Customer, Directive, Exemption, Grant, GrantOrigin, GrantRevocation,
-    Grants, Lifted, Model, OfficialToken, StageChange, State,
+    Grants, KeyPositions, Lifted, Model, OfficialToken, StageChange, State,
 };
 use crate::account::{Account, Accounts};
 use crate::appeal::Appeal;
@@ -225,9 +225,9 @@ impl State {
         state.notices = shared.notices.into_iter().map(Arc::new).collect();
         state.accounts = Accounts::from_records(shared.accounts);
 
-        // A grant names its model with the model's own name, shared (as `apply` does).
-        let model_names: HashMap<String, ModelName> =
-            state.models.keys().map(|name| (name.as_str().to_owned(), name.clone())).collect();
+        // A grant names its model through one name all its grants share (as `apply` does).
+        let mut model_names: HashMap<String, Arc<ModelName>> =
+            state.models.keys().map(|name| (name.as_str().to_owned(), Arc::new(name.clone()))).collect();
         let n_customers = r.count("customers")?;
         let n_keys = r.count("keys")?;
         let keys_len = r.u64()?;
@@ -271,7 +271,7 @@ impl State {
             };
             drop(chunks);
             let customers =
-                handed.and_then(|()| read_customers(&mut r, n_customers, n_classes, &origins, &model_names));
+                handed.and_then(|()| read_customers(&mut r, n_customers, n_classes, &origins, &mut model_names));
             let keys = keys.join().unwrap_or_else(|_| Err(invalid("the key reader panicked")));
             (customers, keys)
         });
@@ -283,6 +283,7 @@ impl State {
         state.keys = key_table;
         state.key_ids = key_ids;
         state.key_hashes = key_hashes;
+        state.grant_models = model_names.into_values().map(|shared| ((*shared).clone(), shared)).collect();
         let mut trailing = [0_u8; 1];
         if r.input.read(&mut trailing)? != 0 {
             return Err(invalid("bytes follow its last customer"));
@@ -318,7 +319,7 @@ fn read_customers<R: Read>(
     n_customers: usize,
     n_classes: usize,
     origins: &[Arc<GrantOrigin>],
-    model_names: &HashMap<String, ModelName>,
+    model_names: &mut HashMap<String, Arc<ModelName>>,
 ) -> Result<(Table<Customer>, HashIndex), CheckpointError> {
     let mut customers = Table::default();
     let mut ids = Vec::with_capacity(n_customers.min(1 << 24));
@@ -794,8 +795,8 @@ impl<W: Write> Encoder<'_, W> {
             }
         }
         self.u32(u32::try_from(key_idxs.len()).unwrap_or(u32::MAX))?;
-        for key_idx in key_idxs {
-            self.u32(*key_idx)?;
+        for key_idx in key_idxs.iter() {
+            self.u32(key_idx)?;
         }
         Ok(())
     }
@@ -896,7 +897,7 @@ impl<R: Read> Decoder<'_, R> {
         customer_idx: u32,
         n_classes: usize,
         origins: &[Arc<GrantOrigin>],
-        model_names: &HashMap<String, ModelName>,
+        model_names: &mut HashMap<String, Arc<ModelName>>,
     ) -> Result<Customer, CheckpointError> {
         let id = CustomerId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
         let name = smol_str::SmolStr::new(self.text()?);
@@ -910,7 +911,14 @@ impl<R: Read> Decoder<'_, R> {
         for _ in 0..self.u32()? {
             let model = match model_names.get(self.text()?) {
                 Some(known) => known.clone(),
-                None => ModelName::parse(self.text_again()?).map_err(|err| invalid(err.to_string()))?,
+                None => {
+                    // A model the state does not know (replay keeps such grants too): shared
+                    // from now on with the other grants that name it.
+                    let name = ModelName::parse(self.text_again()?).map_err(|err| invalid(err.to_string()))?;
+                    let shared = Arc::new(name);
+                    model_names.insert(shared.as_str().to_owned(), shared.clone());
+                    shared
+                }
             };
             let granted_at = self.time()?;
             let expires_at = self.optional_time()?;
@@ -929,7 +937,7 @@ impl<R: Read> Decoder<'_, R> {
             grants.insert(model, Grant { granted_at, expires_at, revoked_at, origin, granted_seq, revocation });
         }
         let n_keys = self.u32()?;
-        let key_idxs = (0..n_keys).map(|_| self.u32()).collect::<Result<Box<[u32]>, _>>()?;
+        let key_idxs = (0..n_keys).map(|_| self.u32()).collect::<Result<KeyPositions, _>>()?;
         Ok(Customer { id, customer_idx, name, class_id, grants, key_idxs, created_at, limits })
     }
 
