@@ -305,7 +305,7 @@ mod tests {
             key_id: portcullis_core::KeyId::parse("key_1").unwrap(),
             key_idx: 3,
             customer_idx: 7,
-            label: "t".into(),
+            label: Arc::new("t".to_owned()),
             key_hash: SecretHash::of_secret("k"),
             revoked: false,
             limits: (!limits.is_unlimited()).then(|| Box::new(limits)),

@@ -24,10 +24,10 @@
 //!
 //! What is derived is not written but rebuilt as it is read: the three hash indexes (built at
 //! once, sorted, not one insert at a time), the compiled Cedar policies (compiled again from
-//! their text; a version that did not compile keeps its errors), each customer's attribute map
-//! (its class's, shared as replay shares it) and positions.
+//! their text; a version that did not compile keeps its errors), the classes' attribute maps
+//! and the records' positions.
 //! Values shared between records when the state was written (a grant's origin, a key's label, a
-//! long model name) are shared again when read, so a state read back takes the memory the
+//! grant's model name) are shared again when read, so a state read back takes the memory the
 //! written one did.
 //!
 //! Conversions destructure each record whole, so a field added to a record and not to this file
@@ -202,7 +202,7 @@ impl State {
             Some(at) => Some(origins.get(at as usize).cloned().ok_or_else(|| invalid("no such grant origin"))?),
             None => None,
         };
-        let labels: Vec<Arc<str>> = shared.labels.into_iter().map(Arc::from).collect();
+        let labels: Vec<Arc<String>> = shared.labels.into_iter().map(Arc::new).collect();
         state.official_tokens =
             shared.official_tokens.into_iter().map(|(hash, token)| (hash, Arc::new(token))).collect();
         state.token_ids = shared.token_ids.into_iter().collect();
@@ -337,7 +337,7 @@ fn read_keys<R: Read>(
     r: &mut Decoder<'_, R>,
     n_keys: usize,
     n_customers: usize,
-    labels: &[Arc<str>],
+    labels: &[Arc<String>],
 ) -> Result<(Table<ApiKey>, HashIndex, HashIndex), CheckpointError> {
     let mut keys = Table::default();
     let mut ids = Vec::with_capacity(n_keys.min(1 << 24));
@@ -801,7 +801,7 @@ impl<W: Write> Encoder<'_, W> {
         Ok(())
     }
 
-    fn key(&mut self, key: &ApiKey, labels: &Interner<str>) -> io::Result<()> {
+    fn key(&mut self, key: &ApiKey, labels: &Interner<String>) -> io::Result<()> {
         // Position: rebuilt from the record's place. The owner is its position only, so the keys
         // can be read while the customers are.
         let ApiKey { key_id, key_idx: _, customer_idx, label, key_hash, revoked, limits } = key;
@@ -946,7 +946,7 @@ impl<R: Read> Decoder<'_, R> {
         std::str::from_utf8(&self.text).map_err(|_| invalid("a string that is not UTF-8"))
     }
 
-    fn key(&mut self, key_idx: u32, n_customers: usize, labels: &[Arc<str>]) -> Result<ApiKey, CheckpointError> {
+    fn key(&mut self, key_idx: u32, n_customers: usize, labels: &[Arc<String>]) -> Result<ApiKey, CheckpointError> {
         let key_id = KeyId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
         let customer_idx = self.u32()?;
         if customer_idx as usize >= n_customers {

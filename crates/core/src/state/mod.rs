@@ -62,6 +62,9 @@ pub struct Customer {
     pub limits: Option<Box<crate::limits::Limits>>,
 }
 
+/// A grant with the shared name of its model.
+type ModelGrant = (Arc<ModelName>, Grant);
+
 /// A customer's grants, by model.
 ///
 /// The first grant is held inline and any others in a short vector, rather than in a persistent
@@ -79,9 +82,9 @@ pub struct Customer {
 /// they were first issued; `rest` is `None` while `first` is `None`, and never an empty vector.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
-    first: Option<(Arc<ModelName>, Grant)>,
+    first: Option<ModelGrant>,
     #[expect(clippy::box_collection, reason = "a thin pointer: 8 bytes in the record, where a Vec takes 24")]
-    rest: Option<Box<Vec<(Arc<ModelName>, Grant)>>>,
+    rest: Option<Box<Vec<ModelGrant>>>,
 }
 
 impl Grants {
@@ -130,7 +133,7 @@ impl Grants {
         self.first.is_none()
     }
 
-    fn entries(&self) -> impl Iterator<Item = &(Arc<ModelName>, Grant)> {
+    fn entries(&self) -> impl Iterator<Item = &ModelGrant> {
         self.first.iter().chain(self.rest.iter().flat_map(|rest| rest.iter()))
     }
 }
@@ -266,7 +269,9 @@ pub struct ApiKey {
     pub customer_idx: u32,
     /// Label; shared with the key issued before it when they are the same (keys issued in a
     /// batch are usually labelled alike).
-    pub label: Arc<str>,
+    /// A thin pointer (8 bytes where an `Arc<str>` takes 16): labels are read only when keys are
+    /// listed.
+    pub label: Arc<String>,
     /// Hash of the key.
     pub key_hash: SecretHash,
     /// Whether revoked.
@@ -832,7 +837,7 @@ impl State {
                 self.key_hashes.insert_with_owner(key_hash.index_hash(), key_idx, customer_idx);
                 let label = match self.keys.len().checked_sub(1).and_then(|last| self.keys.get(last)) {
                     Some(last) if *last.label == **label => last.label.clone(),
-                    _ => Arc::from(label.as_str()),
+                    _ => Arc::new(label.clone()),
                 };
                 self.keys.push(ApiKey {
                     key_id: key_id.clone(),
