@@ -292,6 +292,11 @@ fn a_state_read_back_goes_on_as_the_replayed_one() {
     assert!(Arc::ptr_eq(&origin(&resumed.state, "hooli"), &origin(&resumed.state, "initech")));
     let label = |s: &State, k: &str| s.key_by_id(k).unwrap().label.clone();
     assert!(Arc::ptr_eq(&label(&resumed.state, "key-h1"), &label(&resumed.state, "key-a2")));
+    // And a grant read back names its model through the name the new grant of it shares.
+    let model = |s: &State, c: &str| -> *const ModelName {
+        s.customer(c).unwrap().grants.iter().find(|(m, _)| m.as_str() == "workhorse").unwrap().0
+    };
+    assert!(std::ptr::eq(model(&resumed.state, "hooli"), model(&resumed.state, "initech")));
 }
 
 #[test]
