@@ -196,7 +196,6 @@ impl State {
                 return Err(invalid(format!("attribute class {position} is out of order")));
             }
         }
-        let n_classes = shared.classes.len();
         let origins: Vec<Arc<GrantOrigin>> = shared.origins.into_iter().map(Arc::new).collect();
         state.last_grant_origin = match shared.last_grant_origin {
             Some(at) => Some(origins.get(at as usize).cloned().ok_or_else(|| invalid("no such grant origin"))?),
@@ -225,9 +224,6 @@ impl State {
         state.notices = shared.notices.into_iter().map(Arc::new).collect();
         state.accounts = Accounts::from_records(shared.accounts);
 
-        // A grant names its model through one name all its grants share (as `apply` does).
-        let mut model_names: HashMap<String, Arc<ModelName>> =
-            state.models.keys().map(|name| (name.as_str().to_owned(), Arc::new(name.clone()))).collect();
         let n_customers = r.count("customers")?;
         let n_keys = r.count("keys")?;
         let keys_len = r.u64()?;
@@ -270,8 +266,7 @@ impl State {
                 }
             };
             drop(chunks);
-            let customers =
-                handed.and_then(|()| read_customers(&mut r, n_customers, n_classes, &origins, &mut model_names));
+            let customers = handed.and_then(|()| read_customers(&mut r, n_customers, &origins, &mut state));
             let keys = keys.join().unwrap_or_else(|_| Err(invalid("the key reader panicked")));
             (customers, keys)
         });
@@ -283,7 +278,6 @@ impl State {
         state.keys = key_table;
         state.key_ids = key_ids;
         state.key_hashes = key_hashes;
-        state.grant_models = model_names.into_values().map(|shared| ((*shared).clone(), shared)).collect();
         let mut trailing = [0_u8; 1];
         if r.input.read(&mut trailing)? != 0 {
             return Err(invalid("bytes follow its last customer"));
@@ -317,15 +311,14 @@ impl State {
 fn read_customers<R: Read>(
     r: &mut Decoder<'_, R>,
     n_customers: usize,
-    n_classes: usize,
     origins: &[Arc<GrantOrigin>],
-    model_names: &mut HashMap<String, Arc<ModelName>>,
+    state: &mut State,
 ) -> Result<(Table<Customer>, HashIndex), CheckpointError> {
     let mut customers = Table::default();
     let mut ids = Vec::with_capacity(n_customers.min(1 << 24));
     for position in 0..n_customers {
         let customer_idx = u32::try_from(position).map_err(|_| invalid("too many customers"))?;
-        let customer = r.customer(customer_idx, n_classes, origins, model_names)?;
+        let customer = r.customer(customer_idx, origins, state)?;
         ids.push((text_hash(customer.id.as_str()), customer_idx, 0));
         customers.push(customer);
     }
@@ -895,29 +888,25 @@ impl<R: Read> Decoder<'_, R> {
     fn customer(
         &mut self,
         customer_idx: u32,
-        n_classes: usize,
         origins: &[Arc<GrantOrigin>],
-        model_names: &mut HashMap<String, Arc<ModelName>>,
+        state: &mut State,
     ) -> Result<Customer, CheckpointError> {
         let id = CustomerId::parse(self.text()?).map_err(|err| invalid(err.to_string()))?;
         let name = smol_str::SmolStr::new(self.text()?);
         let class_id = self.u32()?;
-        if class_id as usize >= n_classes {
+        if class_id as usize >= state.class_attributes.len() {
             return Err(invalid(format!("customer `{id}` is of no known attribute class")));
         }
         let created_at = self.time()?;
         let limits = self.limits()?;
         let mut grants = Grants::default();
         for _ in 0..self.u32()? {
-            let model = match model_names.get(self.text()?) {
-                Some(known) => known.clone(),
+            // The name its grants share, through the interner replay uses (`State::grant_model`);
+            // looked up by the text first, so a model seen before costs no parse.
+            let model = match state.grant_models.get(self.text()?) {
+                Some(shared) => shared.clone(),
                 None => {
-                    // A model the state does not know (replay keeps such grants too): shared
-                    // from now on with the other grants that name it.
-                    let name = ModelName::parse(self.text_again()?).map_err(|err| invalid(err.to_string()))?;
-                    let shared = Arc::new(name);
-                    model_names.insert(shared.as_str().to_owned(), shared.clone());
-                    shared
+                    state.grant_model(&ModelName::parse(self.text_again()?).map_err(|err| invalid(err.to_string()))?)
                 }
             };
             let granted_at = self.time()?;
